@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+// Tessera: a text-to-video render farm. The target graph points one way:
+// C shims -> engine -> media/storage -> queue -> farm -> CLI -> executable.
+// See docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+        .library(name: "TesseraFarm", targets: ["TesseraFarm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // System libraries from Debian, found through pkg-config. Each has exactly one Swift owner.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CLibAV", pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Numerics (owner of OpenBLAS). Never imports the farm.
+        .target(name: "TesseraTensor", dependencies: ["COpenBLAS"]),
+        // Video in and out (owner of libav).
+        .target(name: "TesseraMedia", dependencies: ["CLibAV"]),
+        // Object storage (owner of libcurl).
+        .target(name: "TesseraStorage", dependencies: ["CCurl"]),
+
+        // PostgreSQL client (owner of libpq). Knows nothing about jobs.
+        .target(name: "TesseraPostgres", dependencies: ["CLibPQ"]),
+        // The durable job queue: all SQL, migrations runner, enqueue parsing, the job state machine.
+        .target(
+            name: "TesseraQueue",
+            dependencies: [
+                "TesseraPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Worker, coordinator, renderer interface, embedded cluster, configuration, metrics.
+        .target(
+            name: "TesseraFarm",
+            dependencies: [
+                "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraMedia", "TesseraStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // The command line, as a library so tests can drive it.
+        .target(
+            name: "TesseraCLI",
+            dependencies: [
+                "TesseraFarm", "TesseraQueue", "TesseraPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(name: "tessera", dependencies: ["TesseraCLI"]),
+
+        .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
+        .testTarget(
+            name: "TesseraFarmTests",
+            dependencies: ["TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraCLI", "TesseraTestSupport"]),
+        .target(name: "TesseraTestSupport", dependencies: ["TesseraPostgres", "TesseraQueue"], path: "Tests/TesseraTestSupport"),
+    ]
+)

@@ -1,0 +1,2 @@
+// libpq, owned by the TesseraPostgres target.
+#include <libpq-fe.h>

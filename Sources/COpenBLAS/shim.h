@@ -1,0 +1,2 @@
+// OpenBLAS (pthread variant), owned by the TesseraTensor target.
+#include <cblas.h>

@@ -1,0 +1,2 @@
+import ArgumentParser
+public struct TesseraCommand: AsyncParsableCommand { public init() {} public func run() async throws {} }

@@ -1,0 +1,3 @@
+import TesseraCLI
+
+await TesseraCommand.main()
