@@ -82,3 +82,24 @@ public enum PostgresTimestamp {
         return Date(timeIntervalSince1970: Double(epoch - offsetSeconds) + fraction)
     }
 }
+
+/// An array parameter in PostgreSQL's text form (`{"a","b"}`), each element quoted and escaped.
+public struct PostgresArray: PostgresBindable {
+    let elements: [String]
+
+    public init<T: PostgresBindable>(_ values: [T]) {
+        elements = values.map { $0.postgresText ?? "" }
+    }
+
+    public var postgresText: String? {
+        let quoted = elements.map { element -> String in
+            var text = "\""
+            for character in element.unicodeScalars {
+                if character == "\"" || character == "\\" { text.unicodeScalars.append("\\") }
+                text.unicodeScalars.append(character)
+            }
+            return text + "\""
+        }
+        return "{" + quoted.joined(separator: ",") + "}"
+    }
+}
