@@ -1,2 +1,40 @@
 import ArgumentParser
-public struct TesseraCommand: AsyncParsableCommand { public init() {} public func run() async throws {} }
+import Foundation
+
+/// `tessera`: the render farm's command line. Every subcommand is thin over the library.
+public struct TesseraCommand: AsyncParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "A text-to-video render farm: enqueue prompt batches, run workers, watch and query jobs.",
+        discussion: """
+            With no TESSERA_DATABASE_URL set, tessera runs a private PostgreSQL cluster of its own in its state \
+            folder (TESSERA_HOME), on a Unix socket, started on demand and reused. Set TESSERA_DATABASE_URL to \
+            use a real server instead; then tessera never starts one.
+            """,
+        version: version,
+        subcommands: [
+            EnqueueCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self, WorkersCommand.self,
+            WorkerCommand.self, CoordinatorCommand.self, MigrateCommand.self, DevCommand.self, DemoCommand.self,
+        ])
+
+    public init() {}
+}
+
+extension TesseraCommand {
+    /// The program's entry point: parses the arguments and runs the chosen command, async ones under
+    /// Swift concurrency (spelled out because overload resolution picks the synchronous `main` here).
+    public static func runMain(_ arguments: [String]? = nil) async {
+        do {
+            var command = try await asyncParseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

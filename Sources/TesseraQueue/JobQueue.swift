@@ -279,3 +279,15 @@ public final class JobQueue {
         }
     }
 }
+
+extension JobQueue {
+    /// Tries to become the coordinators' leader; the lock lasts as long as this session.
+    public func tryLead() throws -> Bool {
+        try connection.query(CoordinatorSQL.tryLead, [CoordinatorSQL.leaderLockKey]).first?.bool("leader") ?? false
+    }
+
+    /// Gives up leadership (other coordinators take over at their next try).
+    public func resign() throws {
+        try connection.query(CoordinatorSQL.resign, [CoordinatorSQL.leaderLockKey])
+    }
+}

@@ -1,3 +1,3 @@
 import TesseraCLI
 
-await TesseraCommand.main()
+await TesseraCommand.runMain()

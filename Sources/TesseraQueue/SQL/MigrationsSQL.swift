@@ -18,3 +18,11 @@ enum MigrationsSQL {
     static let record = "INSERT INTO public.tessera_schema_migrations (version, name) VALUES ($1, $2)"
     static let forget = "DELETE FROM public.tessera_schema_migrations WHERE version = $1"
 }
+
+/// Statements the coordinator uses to elect its leader.
+enum CoordinatorSQL {
+    /// Held for the life of the leader's session ("tessera coordinator").
+    static let leaderLockKey: Int64 = 0x7465_7373_636f_6f72
+    static let tryLead = "SELECT pg_try_advisory_lock($1) AS leader"
+    static let resign = "SELECT pg_advisory_unlock($1)"
+}

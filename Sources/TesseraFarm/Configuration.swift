@@ -1,0 +1,54 @@
+import Foundation
+
+/// Tessera's settings from the environment. This is the one place that reads it.
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `TESSERA_DATABASE_URL` | libpq URL of a PostgreSQL server to use | unset: run the embedded cluster |
+/// | `TESSERA_HOME` | state folder (embedded cluster, local object store) | `/var/lib/tessera` as root, else `$XDG_STATE_HOME/tessera` or `~/.local/state/tessera` |
+/// | `TESSERA_AUTO_MIGRATE` | apply pending migrations on first use (`0` to refuse) | `1` |
+/// | `TESSERA_MIGRATIONS` | folder of `NNNN_name.up.sql` files | found beside the binary or in the source tree |
+/// | `TESSERA_PG_BIN` | folder with `initdb`, `pg_ctl`, `postgres` | newest `/usr/lib/postgresql/*/bin` |
+/// | `TESSERA_PG_USER` | unprivileged user that runs the embedded server when tessera runs as root | `postgres` |
+public struct Configuration: Sendable {
+    /// A PostgreSQL URL when one is configured; nil means the embedded cluster.
+    public var databaseURL: String?
+    public var home: URL
+    public var autoMigrate: Bool
+    public var postgresBin: URL?
+    public var serverUser: String
+    /// The environment this was read from (passed on to child processes such as pg_ctl).
+    public var environment: [String: String]
+
+    public init(
+        databaseURL: String?, home: URL, autoMigrate: Bool = true, postgresBin: URL? = nil, serverUser: String = "postgres",
+        environment: [String: String] = [:]
+    ) {
+        self.databaseURL = databaseURL
+        self.home = home
+        self.autoMigrate = autoMigrate
+        self.postgresBin = postgresBin
+        self.serverUser = serverUser
+        self.environment = environment
+    }
+
+    /// Reads the settings from an environment (the process's own by default).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Configuration {
+        let url = environment["TESSERA_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let home: URL
+        if let explicit = environment["TESSERA_HOME"], !explicit.isEmpty {
+            home = URL(fileURLWithPath: explicit)
+        } else if geteuid() == 0 {
+            home = URL(fileURLWithPath: "/var/lib/tessera")
+        } else if let state = environment["XDG_STATE_HOME"], !state.isEmpty {
+            home = URL(fileURLWithPath: state).appendingPathComponent("tessera")
+        } else {
+            home = URL(fileURLWithPath: environment["HOME"] ?? NSHomeDirectory()).appendingPathComponent(".local/state/tessera")
+        }
+        return Configuration(
+            databaseURL: url, home: home, autoMigrate: environment["TESSERA_AUTO_MIGRATE"] != "0",
+            postgresBin: environment["TESSERA_PG_BIN"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) },
+            serverUser: environment["TESSERA_PG_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgres",
+            environment: environment)
+    }
+}
