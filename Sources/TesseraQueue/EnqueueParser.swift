@@ -5,6 +5,11 @@ public struct LineError: Error, Sendable, Equatable, CustomStringConvertible {
     public let line: Int
     public let message: String
     public var description: String { "line \(line): \(message)" }
+
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
 }
 
 /// Why an enqueue file was rejected. Nothing is enqueued when any line is bad.

@@ -1,0 +1,23 @@
+# Tessera's entry points. `make run` and `make test` are the README's two set-up commands.
+.PHONY: run test build release setup clean
+
+setup:
+	ops/setup.sh
+
+build: setup
+	swift build
+
+release: setup
+	swift build -c release
+
+## The main job on the embedded default (private PostgreSQL cluster in the state folder).
+run: setup
+	swift build -c release 2>&1 | grep -v -E '^\[[0-9]+/[0-9]+\]'
+	.build/release/tessera demo
+
+## The test suite against real servers it starts itself.
+test:
+	ops/test.sh
+
+clean:
+	rm -rf .build
