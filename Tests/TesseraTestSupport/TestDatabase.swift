@@ -6,6 +6,7 @@ import TesseraQueue
 /// Why the test database could not be had.
 public struct TestDatabaseError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A fresh, migrated database on the test PostgreSQL server for each test that asks.

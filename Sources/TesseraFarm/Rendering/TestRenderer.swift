@@ -29,8 +29,13 @@ public struct TestRenderer: Renderer {
         let start = Date()
         let stepDuration = duration / Double(steps)
         for step in 0..<steps {
-            try context.checkStop()
-            if stepDuration > 0 { Thread.sleep(forTimeInterval: stepDuration) }
+            // Sleep in short slices so a stop request is honoured within 50 ms, as a sampler step would.
+            let stepEnd = Date().addingTimeInterval(stepDuration)
+            repeat {
+                try context.checkStop()
+                let left = stepEnd.timeIntervalSinceNow
+                if left > 0 { Thread.sleep(forTimeInterval: min(0.05, left)) }
+            } while stepEnd.timeIntervalSinceNow > 0
             context.report(progress: Double(step + 1) / Double(steps), stage: "test step \(step + 1)/\(steps)")
         }
         try context.checkStop()
