@@ -69,7 +69,12 @@ let package = Package(
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFarmTests",
-            dependencies: ["TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraCLI", "TesseraTestSupport"]),
+            dependencies: [
+                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraCLI", "TesseraTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .target(name: "TesseraTestSupport", dependencies: ["TesseraPostgres", "TesseraQueue"], path: "Tests/TesseraTestSupport"),
     ]
 )
