@@ -12,7 +12,8 @@ release: setup
 
 ## The main job on the embedded default (private PostgreSQL cluster in the state folder).
 run: setup
-	swift build -c release 2>&1 | grep -v -E '^\[[0-9]+/[0-9]+\]'
+	@echo "==> building tessera (release; the first build takes a few minutes)"
+	swift build -c release
 	.build/release/tessera demo
 
 ## The test suite against real servers it starts itself.

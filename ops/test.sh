@@ -9,7 +9,10 @@ say() { printf '==> %s\n' "$*"; }
 ops/setup.sh
 
 say "building (debug, with tests)"
-swift build --build-tests 2>&1 | grep -v -E '^\[[0-9]+/[0-9]+\]' || { echo "build failed" >&2; exit 1; }
+build_log=$(mktemp)
+if ! swift build --build-tests >"$build_log" 2>&1; then cat "$build_log" >&2; rm -f "$build_log"; exit 1; fi
+grep -E 'warning:|Compiling|Build complete' "$build_log" | grep -v '^\[' | sort -u | tail -5 || true
+rm -f "$build_log"
 
 state=$(mktemp -d /tmp/tessera-test.XXXXXX)
 chmod 755 "$state"   # the server runs as the unprivileged postgres user when we are root
