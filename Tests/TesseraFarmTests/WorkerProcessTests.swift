@@ -90,6 +90,11 @@ import TesseraTestSupport
         let job = try #require(try queue.job(id))
         #expect(job.state == .succeeded && job.attempt == 3)
         #expect(try queue.events(of: id).map(\.kind) == ["enqueued", "claimed", "retry_scheduled", "claimed", "retry_scheduled", "claimed", "succeeded"])
+        // One structured log line per job event, each naming the job and the attempt.
+        let lines = logText(log).split(separator: "\n").filter { $0.contains("job=\(id)") }
+        #expect(lines.filter { $0.contains("job claimed") }.count == 3)
+        #expect(lines.filter { $0.contains("job attempt failed") && $0.contains("outcome=retry_scheduled") }.count == 2)
+        #expect(lines.contains { $0.contains("job succeeded") && $0.contains("attempt=3") })
     }
 
     @Test func manyWorkerProcessesCompleteEveryJobExactlyOnce() throws {
@@ -113,5 +118,51 @@ import TesseraTestSupport
         #expect(job.state == .failed, "not silently completed by a test renderer")
         #expect(job.attempt == 1, "a missing model is not worth retrying")
         #expect(job.lastError?.contains("video renderer is not built yet") == true)
+    }
+
+    @Test func anIdleWorkerIsWokenByNotifyNotByPolling() throws {
+        let (worker, log) = try TesseraProcess.start(workerArguments(duration: 0, extra: ["--poll", "60", "--max-jobs", "1"]), conninfo: conninfo)
+        defer { worker.signal(SIGKILL); worker.wait() }
+        try waitUntil(20, "the worker to register and go idle") { try !queue.workers().isEmpty }
+        Thread.sleep(forTimeInterval: 0.5)
+        let enqueued = Date()
+        let id = try queue.enqueueSamples(1)[0]
+        try waitUntil(10, "the job to be claimed") { try queue.job(id)?.state != .queued }
+        #expect(Date().timeIntervalSince(enqueued) < 3, "claimed long before the 60 s poll: \(logText(log))")
+        #expect(worker.wait() == 0)
+    }
+
+    @Test func workerServesClaimLatencyAndProgressMetrics() throws {
+        try queue.enqueueSamples(1)
+        let (worker, log) = try TesseraProcess.start(
+            workerArguments(duration: 30, extra: ["--metrics-address", "127.0.0.1:0"]), conninfo: conninfo)
+        defer { worker.signal(SIGKILL); worker.wait() }
+        var url = ""
+        try waitUntil(20, "the metrics address in the log") {
+            guard let line = logText(log).split(separator: "\n").first(where: { $0.contains("serving metrics") }),
+                let range = line.range(of: "http://[0-9.:]+/metrics", options: .regularExpression)
+            else { return false }
+            url = String(line[range])
+            return true
+        }
+        try waitUntil(20, "the job to run and report progress") { try queue.jobs(JobFilter(state: .running)).first?.progress ?? 0 > 0 }
+        Thread.sleep(forTimeInterval: 0.5)
+        let scrape = try ChildProcess.run("/usr/bin/curl", ["-sf", url])
+        #expect(scrape.status == 0, "\(scrape.output)")
+        #expect(scrape.output.contains("tessera_claim_duration_seconds_bucket"), "\(scrape.output)")
+        #expect(scrape.output.contains("tessera_worker_job{worker="))
+    }
+
+    @Test func jobsWatchDrawsProgressBars() throws {
+        let ids = try queue.enqueueSamples(2)
+        let w = try queue.registerWorker(host: "h", pid: 1, version: "v", capabilities: [:])
+        let attempt = try #require(try queue.claim(workerID: w, lease: 30).first?.currentAttempt)
+        _ = try queue.heartbeat(attempt, progress: 0.5, stage: "prototype step 5/10", lease: 30)
+        let watch = try TesseraProcess.run(["jobs", "watch", "--once"], conninfo: conninfo)
+        #expect(watch.status == 0, "\(watch.output)")
+        #expect(watch.output.contains("[############------------]  50%"), "\(watch.output)")
+        #expect(watch.output.contains("prototype step 5/10"))
+        #expect(watch.output.contains("queued 1  running 1"))
+        #expect(ids.count == 2)
     }
 }

@@ -83,7 +83,8 @@ struct WorkersCommand: ParsableCommand {
             let age = Date().timeIntervalSince(worker.heartbeatAt)
             table.add([
                 "\(worker.id)", worker.host, "\(worker.pid)", worker.version, worker.capabilities["renderer"] ?? "-",
-                "\(shortDuration(max(0, age))) ago", worker.stoppedAt == nil ? "running" : "stopped",
+                "\(shortDuration(max(0, age))) ago",
+                worker.stoppedAt != nil ? "stopped" : age > 60 ? "silent" : "running",
                 worker.jobID.map { "\($0)" } ?? "-", worker.progress.map { progressBar($0, width: 12) } ?? "",
             ])
         }
