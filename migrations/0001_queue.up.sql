@@ -150,7 +150,8 @@ CREATE FUNCTION tessera.worker_heartbeat(p_worker bigint, p_stopping boolean DEF
 RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = tessera, pg_temp AS $$
     UPDATE tessera.workers
     SET heartbeat_at = greatest(heartbeat_at, coalesce(p_now, now())),
-        stopped_at = CASE WHEN p_stopping THEN greatest(started_at, coalesce(p_now, now())) ELSE stopped_at END
+        -- A worker the coordinator marked stopped while it was silent is alive again when it beats.
+        stopped_at = CASE WHEN p_stopping THEN greatest(started_at, coalesce(p_now, now())) ELSE NULL END
     WHERE id = p_worker
 $$;
 
@@ -194,7 +195,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN 'lost';
     END IF;
-    UPDATE tessera.workers SET heartbeat_at = greatest(heartbeat_at, coalesce(p_now, now())) WHERE id = p_worker;
+    UPDATE tessera.workers SET heartbeat_at = greatest(heartbeat_at, coalesce(p_now, now())), stopped_at = NULL
+    WHERE id = p_worker;
     RETURN CASE WHEN v_cancel THEN 'cancel' ELSE 'ok' END;
 END $$;
 
@@ -217,7 +219,8 @@ BEGIN
 END $$;
 
 -- Record a failed attempt. Returns 'retry_scheduled' (queued again after a backoff), 'failed' (no
--- attempts left, or not retryable) or 'lost' (this attempt no longer owns the job).
+-- attempts left, or not retryable), 'cancelled' (a cancel was pending) or 'lost' (this attempt no
+-- longer owns the job).
 CREATE FUNCTION tessera.fail_job(p_job bigint, p_attempt integer, p_worker bigint, p_error text,
                                  p_retryable boolean, p_timings jsonb, p_now timestamptz DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = tessera, pg_temp AS $$
@@ -231,10 +234,19 @@ BEGIN
     IF NOT FOUND THEN
         RETURN 'lost';
     END IF;
-    IF p_retryable AND v_job.attempt < v_job.max_attempts AND NOT v_job.cancel_requested THEN
+    IF v_job.cancel_requested THEN
+        -- The operator asked for a cancel: the failure ends the job as cancelled, its error kept.
+        UPDATE tessera.jobs SET state = 'cancelled', worker_id = NULL, lease_expires_at = NULL, finished_at = v_now,
+            last_error = p_error
+        WHERE id = p_job;
+        INSERT INTO tessera.job_events (job_id, at, kind, from_state, to_state, worker_id, attempt, error, timings)
+        VALUES (p_job, v_now, 'cancelled', 'running', 'cancelled', p_worker, p_attempt, p_error, p_timings);
+        RETURN 'cancelled';
+    END IF;
+    IF p_retryable AND v_job.attempt < v_job.max_attempts THEN
         v_run_after := v_now + tessera.retry_delay(v_job.attempt);
         UPDATE tessera.jobs SET state = 'queued', worker_id = NULL, lease_expires_at = NULL, run_after = v_run_after,
-            last_error = p_error
+            last_error = p_error, progress = 0, stage = NULL
         WHERE id = p_job;
         INSERT INTO tessera.job_events (job_id, at, kind, from_state, to_state, worker_id, attempt, error, timings, run_after)
         VALUES (p_job, v_now, 'retry_scheduled', 'running', 'queued', p_worker, p_attempt, p_error, p_timings, v_run_after);
@@ -357,7 +369,7 @@ BEGIN
         ELSIF v_job.attempt < v_job.max_attempts THEN
             v_run_after := v_now + tessera.retry_delay(v_job.attempt);
             UPDATE tessera.jobs SET state = 'queued', worker_id = NULL, lease_expires_at = NULL, run_after = v_run_after,
-                last_error = v_error
+                last_error = v_error, progress = 0, stage = NULL
             WHERE id = v_job.id;
             outcome := 'queued';
         ELSE
@@ -371,6 +383,20 @@ BEGIN
         VALUES (v_job.id, v_now, 'rescued', 'running', outcome, v_job.worker_id, v_job.attempt, v_error, v_run_after);
         RETURN NEXT;
     END LOOP;
+END $$;
+
+-- Mark workers that stopped heartbeating (killed, machine lost) as stopped, once they own no job.
+CREATE FUNCTION tessera.reap_workers(p_silent_s double precision, p_now timestamptz DEFAULT NULL)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = tessera, pg_temp AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE tessera.workers w SET stopped_at = w.heartbeat_at
+    WHERE w.stopped_at IS NULL
+      AND w.heartbeat_at < coalesce(p_now, now()) - make_interval(secs => p_silent_s)
+      AND NOT EXISTS (SELECT 1 FROM tessera.jobs j WHERE j.worker_id = w.id);
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
 END $$;
 
 -- Delete finished jobs (and their events) that finished before p_before, then empty batches.
@@ -462,3 +488,5 @@ GRANT EXECUTE ON FUNCTION
 TO tessera_worker;
 GRANT SELECT ON tessera.job_history, tessera.job_timeline, tessera.queue_depth, tessera.batch_summary,
     tessera.worker_status TO tessera_reader;
+-- Every tessera process checks the schema version at start (a newer database is refused).
+GRANT SELECT ON public.tessera_schema_migrations TO tessera_worker, tessera_reader;

@@ -10,6 +10,7 @@ import Foundation
 /// | `TESSERA_MIGRATIONS` | folder of `NNNN_name.up.sql` files | found beside the binary or in the source tree |
 /// | `TESSERA_PG_BIN` | folder with `initdb`, `pg_ctl`, `postgres` | newest `/usr/lib/postgresql/*/bin` |
 /// | `TESSERA_PG_USER` | unprivileged user that runs the embedded server when tessera runs as root | `postgres` |
+/// | `TESSERA_LOG_LEVEL` | trace, debug, info, notice, warning, error or critical (read by the CLI's log set-up) | `info` |
 public struct Configuration: Sendable {
     /// A PostgreSQL URL when one is configured; nil means the embedded cluster.
     public var databaseURL: String?

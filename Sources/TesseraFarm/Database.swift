@@ -38,8 +38,8 @@ public struct Database: Sendable {
         try migrator.checkNotNewer(connection)
         if try !migrator.isCurrent(connection) {
             guard configuration.autoMigrate else {
-                throw MigrationError.badFile(
-                    "the database schema is behind this binary (\(migrator.latestVersion)) and TESSERA_AUTO_MIGRATE=0; run tessera migrate")
+                throw MigrationError.databaseBehind(
+                    database: try migrator.appliedVersions(connection).max() ?? 0, binary: migrator.latestVersion)
             }
             for (migration, direction) in try migrator.migrate(connection) {
                 logger?.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)", "direction": "\(direction)"])

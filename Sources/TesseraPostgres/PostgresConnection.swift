@@ -13,9 +13,11 @@ public final class PostgresConnection {
     /// Opens a connection. `conninfo` is a libpq URL or key=value string.
     public init(_ conninfo: String, applicationName: String = "tessera") throws {
         self.conninfo = conninfo
-        // Keys given in the URL win; these only fill in what is missing.
-        let keys = ["dbname", "options", "application_name", "connect_timeout"]
-        let values = [conninfo, "-c TimeZone=UTC -c client_min_messages=warning", applicationName, "10"]
+        // Defaults first, the caller's conninfo last: libpq lets later keys override earlier ones, so
+        // anything the URL says wins. TCP keepalives notice a dead server within about a minute.
+        let keys = ["options", "application_name", "connect_timeout", "keepalives", "keepalives_idle",
+                    "keepalives_interval", "keepalives_count", "dbname"]
+        let values = ["-c TimeZone=UTC -c client_min_messages=warning", applicationName, "10", "1", "30", "10", "3", conninfo]
         var pointers: [UnsafePointer<CChar>?] = []
         let cKeys = keys.map { strdup($0) }
         let cValues = values.map { strdup($0) }

@@ -52,6 +52,8 @@ public enum HeartbeatOutcome: String, Sendable {
 public enum FailOutcome: String, Sendable {
     case retryScheduled = "retry_scheduled"
     case failed
+    /// A cancel was pending: the job ended cancelled.
+    case cancelled
     case lost
 }
 
@@ -265,6 +267,11 @@ public final class JobQueue {
         try connection.query(JobsSQL.rescue, [limit, clock.now()]).rows.map {
             (Int64(try $0.int("job_id")), try $0.string("outcome"))
         }
+    }
+
+    /// Marks workers silent for `silentFor` seconds and owning no job as stopped. Returns how many.
+    public func reapWorkers(silentFor: Double) throws -> Int {
+        try connection.query(WorkersSQL.reap, [silentFor, clock.now()]).first?.int("reaped") ?? 0
     }
 
     /// Deletes finished jobs (with their events) that finished before `before`. Returns how many.

@@ -14,6 +14,7 @@ public enum MigrationError: Error, CustomStringConvertible, Sendable {
     case folderMissing(String)
     case badFile(String)
     case databaseNewer(database: Int, binary: Int)
+    case databaseBehind(database: Int, binary: Int)
     case failed(version: Int, name: String, direction: String, underlying: String)
 
     public var description: String {
@@ -23,6 +24,8 @@ public enum MigrationError: Error, CustomStringConvertible, Sendable {
         case .badFile(let message): return "bad migration file: \(message)"
         case .databaseNewer(let database, let binary):
             return "the database schema is at version \(database), newer than this tessera binary knows (\(binary)); upgrade tessera before using this database"
+        case .databaseBehind(let database, let binary):
+            return "the database schema is at version \(database), behind this binary's \(binary), and TESSERA_AUTO_MIGRATE=0; run tessera migrate as the schema owner"
         case .failed(let version, let name, let direction, let underlying):
             return "migration \(String(format: "%04d", version))_\(name) (\(direction)) failed, nothing of it was applied: \(underlying)"
         }

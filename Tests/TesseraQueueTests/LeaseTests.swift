@@ -144,6 +144,42 @@ import TesseraTestSupport
         #expect(try queue.cancel([running.jobID]).first?.1 == "unchanged: cancelled")
     }
 
+    @Test func aFailureWhileACancelIsPendingEndsCancelled() throws {
+        let id = try queue.enqueueSamples(1, maxAttempts: 3)[0]
+        let attempt = try #require(try queue.claim(workerID: try worker(), lease: 10).first?.currentAttempt)
+        _ = try queue.cancel([id])
+        #expect(try queue.fail(attempt, error: "boom", retryable: true) == .cancelled)
+        let job = try #require(try queue.job(id))
+        #expect(job.state == .cancelled && job.lastError == "boom")
+    }
+
+    @Test func retriedAndRescuedJobsStartProgressAfresh() throws {
+        let id = try queue.enqueueSamples(1)[0]
+        let w = try worker()
+        let first = try #require(try queue.claim(workerID: w, lease: 10).first?.currentAttempt)
+        _ = try queue.heartbeat(first, progress: 0.7, stage: "full pass", lease: 10)
+        _ = try queue.fail(first, error: "x", retryable: true)
+        #expect(try queue.job(id)?.progress == 0 && queue.job(id)?.stage == nil)
+        clock.advance(1)
+        let second = try #require(try queue.claim(workerID: w, lease: 10).first?.currentAttempt)
+        _ = try queue.heartbeat(second, progress: 0.4, stage: "prototype", lease: 10)
+        clock.advance(11)
+        _ = try queue.rescueExpired()
+        #expect(try queue.job(id)?.progress == 0 && queue.job(id)?.stage == nil)
+    }
+
+    @Test func silentWorkersWithoutJobsAreMarkedStopped() throws {
+        let busy = try worker("busy"), idle = try worker("idle")
+        try queue.enqueueSamples(1)
+        _ = try queue.claim(workerID: busy, lease: 1000)
+        clock.advance(400)
+        #expect(try queue.reapWorkers(silentFor: 300) == 1)
+        let stopped = try queue.workers(includeStopped: true).filter { $0.stoppedAt != nil }.map(\.id)
+        #expect(stopped == [idle], "a worker that still owns a job is left to the rescuer")
+        try queue.workerHeartbeat(idle)
+        #expect(try queue.workers().contains { $0.id == idle }, "a reaped worker that beats again is alive")
+    }
+
     @Test func aCancelPendingWhenTheLeaseExpiresEndsCancelled() throws {
         let id = try queue.enqueueSamples(1)[0]
         _ = try queue.claim(workerID: try worker(), lease: 10)

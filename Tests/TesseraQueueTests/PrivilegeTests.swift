@@ -13,6 +13,9 @@ import TesseraTestSupport
 
         let connection = try PostgresConnection(conninfo)
         try connection.execute("SET ROLE tessera_worker")
+        let migrator = try TestDatabase.migrator()
+        try migrator.checkNotNewer(connection)
+        #expect(try migrator.isCurrent(connection), "a worker login can check the schema version at start")
         let worker = JobQueue(connection: connection)
         let w = try worker.registerWorker(host: "h", pid: 1, version: "v", capabilities: [:])
         let attempt = try #require(try worker.claim(workerID: w, lease: 30).first?.currentAttempt)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 import TesseraQueue
 
 /// A background duty of the coordinator. `runOnce` does one pass and is what tests call; the
@@ -11,13 +12,16 @@ public protocol CoordinatorDuty: Sendable {
 }
 
 /// Rescues running jobs whose lease expired: retried after a backoff while attempts remain, failed
-/// with the last error kept otherwise, cancelled when a cancel was pending.
+/// with the last error kept otherwise, cancelled when a cancel was pending. Workers silent for
+/// `workerTimeout` seconds that own no job are marked stopped.
 public struct Rescuer: CoordinatorDuty {
     public var limit: Int
+    public var workerTimeout: Double
     let logger: Logger
 
-    public init(limit: Int = 1000, logger: Logger) {
+    public init(limit: Int = 1000, workerTimeout: Double = 300, logger: Logger) {
         self.limit = limit
+        self.workerTimeout = workerTimeout
         self.logger = logger
     }
 
@@ -28,6 +32,8 @@ public struct Rescuer: CoordinatorDuty {
             logger.warning("rescued job with expired lease", metadata: ["job": "\(job)", "outcome": "\(outcome)"])
             Counter(label: "tessera_rescues_total", dimensions: [("outcome", outcome)]).increment()
         }
+        let reaped = try queue.reapWorkers(silentFor: workerTimeout)
+        if reaped > 0 { logger.warning("marked silent workers as stopped", metadata: ["workers": "\(reaped)"]) }
     }
 }
 
@@ -50,9 +56,12 @@ public struct Retention: CoordinatorDuty {
     }
 }
 
-/// Publishes queue counts as metrics: depth by state, ready jobs, completions, failures, and each
-/// running job's progress by worker.
-public struct QueueMetrics: CoordinatorDuty {
+/// Publishes queue counts as metrics: depth by state, ready jobs, completions, failures (totals over
+/// the kept history, so they fall when retention prunes), and each running job's progress by worker.
+public final class QueueMetrics: CoordinatorDuty {
+    /// The (worker, job) progress series published last pass; finished jobs' series are removed.
+    private let published = Mutex<Set<[String]>>([])
+
     public init() {}
     public var name: String { "metrics" }
 
@@ -66,9 +75,19 @@ public struct QueueMetrics: CoordinatorDuty {
         Gauge(label: "tessera_jobs_completed").record(Double(events["succeeded"] ?? 0))
         Gauge(label: "tessera_jobs_failed").record(Double(events["failed"] ?? 0))
         Gauge(label: "tessera_jobs_rescued").record(Double(events["rescued"] ?? 0))
+        var current = Set<[String]>()
         for running in try queue.runningJobs() {
-            Gauge(label: "tessera_running_job_progress", dimensions: [("worker", "\(running.worker)"), ("job", "\(running.job)")])
-                .record(running.progress)
+            current.insert(["\(running.worker)", "\(running.job)"])
+            progressGauge(["\(running.worker)", "\(running.job)"]).record(running.progress)
         }
+        let stale = published.withLock { previous in
+            defer { previous = current }
+            return previous.subtracting(current)
+        }
+        for labels in stale { progressGauge(labels).destroy() }
+    }
+
+    private func progressGauge(_ labels: [String]) -> Gauge {
+        Gauge(label: "tessera_running_job_progress", dimensions: [("worker", labels[0]), ("job", labels[1])])
     }
 }

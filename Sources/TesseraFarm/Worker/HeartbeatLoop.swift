@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 import TesseraQueue
 
@@ -35,6 +36,8 @@ final class HeartbeatLoop: Sendable {
         let session = QueueSession(database: worker.database, applicationName: "tessera-heartbeat", logger: logger)
         defer { session.close() }
         let options = worker.options
+        // Live progress of this worker's job, updated with each beat (0 when idle).
+        let progressGauge = Gauge(label: "tessera_worker_progress", dimensions: [("worker", "\(workerID)")])
         var nextBeat = Date()
         while !finished.load(ordering: .relaxed) {
             Thread.sleep(forTimeInterval: 0.05)
@@ -47,6 +50,7 @@ final class HeartbeatLoop: Sendable {
             do {
                 if let tracker {
                     let (progress, stage) = tracker.context.snapshot
+                    progressGauge.record(progress)
                     let outcome = try session.run({
                         try $0.heartbeat(tracker.attempt, progress: progress, stage: stage, lease: options.lease)
                     }, giveUp: { true })
@@ -55,6 +59,7 @@ final class HeartbeatLoop: Sendable {
                     }
                     _ = tracker.handle(.heartbeat(outcome))
                 } else {
+                    progressGauge.record(0)
                     try session.run({ try $0.workerHeartbeat(workerID) }, giveUp: { true })
                 }
             } catch {

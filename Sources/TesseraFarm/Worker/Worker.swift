@@ -85,7 +85,6 @@ public final class Worker: Service, Sendable {
         log[metadataKey: "worker"] = "\(id)"
         log.info("worker started", metadata: ["renderer": "\(renderer.name)", "pid": "\(getpid())"])
         let workerGauge = Gauge(label: "tessera_worker_job", dimensions: [("worker", "\(id)")])
-        let progressGauge = Gauge(label: "tessera_worker_progress", dimensions: [("worker", "\(id)")])
         let claimTimer = Metrics.Timer(label: "tessera_claim_duration_seconds")
 
         let heartbeats = HeartbeatLoop(worker: self, workerID: id, logger: log)
@@ -105,9 +104,8 @@ public final class Worker: Service, Sendable {
                 continue
             }
             workerGauge.record(Double(job.id))
-            try process(job, attempt: attempt, session: session, logger: log, progressGauge: progressGauge)
+            try process(job, attempt: attempt, session: session, logger: log)
             workerGauge.record(0)
-            progressGauge.record(0)
             let count = processed.wrappingAdd(1, ordering: .relaxed).newValue
             if let maxJobs = options.maxJobs, count >= maxJobs { break }
         }
@@ -128,7 +126,7 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    private func process(_ job: Job, attempt: JobAttempt, session: QueueSession, logger: Logger, progressGauge: Gauge) throws {
+    private func process(_ job: Job, attempt: JobAttempt, session: QueueSession, logger: Logger) throws {
         var log = logger
         log[metadataKey: "job"] = "\(job.id)"
         log[metadataKey: "attempt"] = "\(attempt.attempt)"
@@ -155,7 +153,6 @@ public final class Worker: Service, Sendable {
             event = .renderFailed(retryable: true)
         }
         let action = tracker.handle(event)
-        progressGauge.record(tracker.context.snapshot.progress)
         var timings = output?.timings ?? [:]
         timings["attempt_total"] = Date().timeIntervalSince(started)
         let finalTimings = timings
@@ -173,10 +170,16 @@ public final class Worker: Service, Sendable {
             }
         case .fail(let retryable):
             let outcome = try session.run({ try $0.fail(attempt, error: failure, retryable: retryable, timings: finalTimings) }, giveUp: giveUp)
+            // (outcome "cancelled": a cancel was pending when the render failed)
             log.warning("job attempt failed", metadata: ["outcome": "\(outcome.rawValue)", "error": "\(failure)"])
         case .release:
-            let ok = try session.run({ try $0.release(attempt, reason: "worker shutting down") }, giveUp: giveUp)
-            log.info(ok ? "job handed back" : "job could not be handed back (lease lost)")
+            if try session.run({ try $0.release(attempt, reason: "worker shutting down") }, giveUp: giveUp) {
+                log.info("job handed back")
+            } else if try session.run({ try $0.acknowledgeCancel(attempt) }, giveUp: giveUp) {
+                log.info("job cancelled while the worker was shutting down")  // a cancel arrived during the drain
+            } else {
+                log.warning("job could not be handed back (lease lost)")
+            }
         case .acknowledgeCancel:
             let ok = try session.run({ try $0.acknowledgeCancel(attempt) }, giveUp: giveUp)
             log.info(ok ? "job cancelled" : "job cancel could not be recorded (lease lost)")

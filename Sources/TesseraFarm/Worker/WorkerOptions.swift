@@ -1,4 +1,4 @@
-/// How a worker paces itself. Validated in `init`; defaults are documented in docs/CLI.md.
+/// How a worker paces itself. Validated in `init`; the defaults are those `tessera worker --help` shows.
 public struct WorkerOptions: Sendable, Equatable {
     /// Seconds a claim (and each renewal) holds the job. A worker silent for longer loses it.
     public var lease: Double

@@ -2,6 +2,7 @@
 enum WorkersSQL {
     static let register = "SELECT tessera.register_worker($1, $2, $3, $4::jsonb, $5::timestamptz) AS id"
     static let heartbeat = "SELECT tessera.worker_heartbeat($1, $2, $3::timestamptz)"
+    static let reap = "SELECT tessera.reap_workers($1, $2::timestamptz) AS reaped"
 
     /// Workers and their current job, most recently started first; stopped ones only when asked.
     static let status = """
