@@ -48,8 +48,9 @@ public struct JobSpec: Sendable, Equatable, Codable {
         public static let maxPromptLength = 2000
         public static let longSide = 1920
         public static let shortSide = 1080
-        public static let prototypeLong = 256
-        public static let prototypeShort = 144
+        // Multiples of 32, so the VAE (16x) and 2x2 patches divide them: a 16x9-token grid.
+        public static let prototypeLong = 512
+        public static let prototypeShort = 288
     }
 
     public init(
