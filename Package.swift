@@ -27,8 +27,13 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // Numerics (owner of OpenBLAS). Never imports the farm.
+        // Numerics (owner of OpenBLAS): tensors, kernels and their plain reference versions, safetensors.
+        // Never imports the farm.
         .target(name: "TesseraTensor", dependencies: ["COpenBLAS"]),
+        // Networks built from a JSON config and safetensors weights: the DiT (and later the VAE, text encoder).
+        .target(name: "TesseraModels", dependencies: ["TesseraTensor"]),
+        // The diffusion process, apart from any network: rectified-flow schedules, solvers, guidance, noise.
+        .target(name: "TesseraSampling", dependencies: ["TesseraTensor"]),
         // Video in and out (owner of libav).
         .target(name: "TesseraMedia", dependencies: ["CLibAV"]),
         // Object storage (owner of libcurl).
@@ -66,6 +71,10 @@ let package = Package(
             name: "tessera",
             dependencies: ["TesseraCLI"]),
 
+        // Golden files under Tests/TesseraEngineTests/Golden are found through #filePath, not as resources.
+        .testTarget(
+            name: "TesseraEngineTests", dependencies: ["TesseraTensor", "TesseraModels", "TesseraSampling"],
+            exclude: ["Golden"]),
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFarmTests",

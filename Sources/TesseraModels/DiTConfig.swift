@@ -1,0 +1,1 @@
+// The DiT arrives here (issue 3).

@@ -1,0 +1,1 @@
+// The sampler arrives here (issue 3).
