@@ -1,3 +1,96 @@
+import Foundation
 import Testing
-import TesseraTensor
-@Test func tensorShape() { #expect(Tensor(zeros: [2, 3]).count == 6) }
+@testable import TesseraTensor
+
+/// Deterministic test data without the engine's own noise generator (so these tests stand alone).
+func testTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return (Float(state % 20_001) / 10_000 - 1) * scale
+    }
+    return Tensor(shape: shape, storage: values)
+}
+
+/// The largest absolute difference, for tolerance checks.
+func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")
+    return zip(a.storage, b.storage).map { abs($0 - $1) }.max() ?? 0
+}
+
+@Suite struct LinearTests {
+    // Float32 sums of up to a few hundred products of O(1) values: errors around 1e-5; 1e-4 leaves room.
+    @Test(arguments: [(3, 5, 4), (64, 96, 80), (130, 257, 33)])
+    func matchesTheReference(_ sizes: (Int, Int, Int)) {
+        let (n, i, o) = sizes
+        let x = testTensor([n, i], seed: 1), w = testTensor([o, i], seed: 2, scale: 0.2), b = testTensor([o], seed: 3)
+        #expect(maxDifference(Linear.forward(x, weight: w, bias: b), ReferenceKernels.linear(x, weight: w, bias: b)) < 1e-4)
+        #expect(maxDifference(Linear.forward(x, weight: w, bias: nil), ReferenceKernels.linear(x, weight: w, bias: nil)) < 1e-4)
+    }
+
+    @Test func aPerturbedWeightIsNoticed() {
+        let x = testTensor([64, 96], seed: 1), w = testTensor([80, 96], seed: 2, scale: 0.2)
+        var perturbed = w
+        perturbed.storage[17] += 0.01
+        #expect(maxDifference(Linear.forward(x, weight: perturbed, bias: nil), ReferenceKernels.linear(x, weight: w, bias: nil)) > 1e-3)
+    }
+}
+
+@Suite struct AttentionTests {
+    let grid = Attention.Grid(frames: 3, height: 4, width: 5)
+
+    func inputs(_ t: Int, _ d: Int) -> (Tensor, Tensor, Tensor) {
+        (testTensor([t, d], seed: 11), testTensor([t, d], seed: 12), testTensor([t, d], seed: 13))
+    }
+
+    func coordinates(_ token: Int) -> (Int, Int, Int) {
+        (token / (grid.height * grid.width), (token / grid.width) % grid.height, token % grid.width)
+    }
+
+    // Softmax-weighted averages of O(1) values: float32 error ~1e-6; 1e-5 is the bound.
+    @Test(arguments: [1, 2, 4])
+    func fullMatchesTheReferenceAtAnyThreadCount(_ threads: Int) {
+        Compute.setThreads(threads)
+        defer { Compute.setThreads(1) }
+        let (q, k, v) = inputs(300, 32)  // several query and key blocks
+        let fast = Attention.attend(q: q, k: k, v: v, heads: 2)
+        #expect(maxDifference(fast, ReferenceKernels.attention(q: q, k: k, v: v, heads: 2)) < 1e-5)
+    }
+
+    @Test func keyLengthMasksPaddedKeys() {
+        let q = testTensor([7, 16], seed: 1), k = testTensor([8, 16], seed: 2), v = testTensor([8, 16], seed: 3)
+        let fast = Attention.attend(q: q, k: k, v: v, heads: 2, keyLength: 5)
+        #expect(maxDifference(fast, ReferenceKernels.attention(q: q, k: k, v: v, heads: 2, keyLength: 5)) < 1e-5)
+    }
+
+    @Test func factorizedIsSpatialThenTemporal() {
+        let (q, k, v) = inputs(grid.count, 16)
+        let spatial = ReferenceKernels.attention(q: q, k: k, v: v, heads: 2) { coordinates($0).0 == coordinates($1).0 }
+        let expected = ReferenceKernels.attention(q: q, k: k, v: spatial, heads: 2) {
+            let a = coordinates($0), b = coordinates($1)
+            return a.1 == b.1 && a.2 == b.2
+        }
+        let fast = Attention.selfAttention(q: q, k: k, v: v, heads: 2, grid: grid, layout: .factorized)
+        #expect(maxDifference(fast, expected) < 1e-5)
+    }
+
+    @Test(arguments: [(1, 2, 2), (2, 2, 3), (3, 4, 5)])
+    func windowedSeesOnlyItsWindow(_ window: (Int, Int, Int)) {
+        let (q, k, v) = inputs(grid.count, 16)
+        let expected = ReferenceKernels.attention(q: q, k: k, v: v, heads: 2) {
+            let a = coordinates($0), b = coordinates($1)
+            return a.0 / window.0 == b.0 / window.0 && a.1 / window.1 == b.1 / window.1 && a.2 / window.2 == b.2 / window.2
+        }
+        let fast = Attention.selfAttention(
+            q: q, k: k, v: v, heads: 2, grid: grid, layout: .windowed(frames: window.0, height: window.1, width: window.2))
+        #expect(maxDifference(fast, expected) < 1e-5)
+    }
+
+    @Test func aWindowCoveringTheGridIsFullAttention() {
+        let (q, k, v) = inputs(grid.count, 16)
+        let windowed = Attention.selfAttention(q: q, k: k, v: v, heads: 2, grid: grid, layout: .windowed(frames: 9, height: 9, width: 9))
+        #expect(maxDifference(windowed, Attention.attend(q: q, k: k, v: v, heads: 2)) < 1e-6)
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+
+/// Row-wise and element-wise kernels. Each is a plain loop over rows, split across `Compute.threads` for
+/// large inputs; the loops are simple enough that they serve as their own reference.
+public enum Elementwise {
+    /// Rows per parallel chunk: small inputs stay on one thread.
+    static let rowsPerChunk = 256
+
+    /// Calls `body(rowStart, rowEnd)` over `rows`, in parallel chunks.
+    static func forRows(_ rows: Int, _ body: (Int, Int) -> Void) {
+        let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
+        Compute.parallel(chunks) { chunk in
+            body(chunk * rowsPerChunk, min(rows, (chunk + 1) * rowsPerChunk))
+        }
+    }
+
+    /// Per row of `[N, D]`: `(x − mean)/sqrt(var + eps)`, then `·w + b` when given (biased variance).
+    public static func layerNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-6) -> Tensor {
+        let d = x.shape.last ?? 1, n = x.count / max(d, 1)
+        var y = Tensor(zeros: x.shape)  // same shape as x
+        x.storage.withUnsafeBufferPointer { xs in
+            y.storage.withUnsafeMutableBufferPointer { ys in
+                let xp = xs.baseAddress!, yp = ys.baseAddress!
+                let wp = weight?.storage, bp = bias?.storage
+                forRows(n) { start, end in
+                    for row in start..<end {
+                        let r = xp + row * d, o = yp + row * d
+                        var mean: Float = 0
+                        for c in 0..<d { mean += r[c] }
+                        mean /= Float(d)
+                        var variance: Float = 0
+                        for c in 0..<d { let z = r[c] - mean; variance += z * z }
+                        let inverse = 1 / (variance / Float(d) + eps).squareRoot()
+                        for c in 0..<d { o[c] = (r[c] - mean) * inverse }
+                        if let wp { for c in 0..<d { o[c] *= wp[c] } }
+                        if let bp { for c in 0..<d { o[c] += bp[c] } }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Per row of `[N, d]`: `x / sqrt(mean(x²) + eps) · w`.
+    public static func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
+        let d = weight.count, n = x.count / d
+        precondition(x.count % d == 0, "rmsNorm: \(x.shape) is not rows of \(d)")
+        var y = Tensor(zeros: x.shape)
+        x.storage.withUnsafeBufferPointer { xs in
+            y.storage.withUnsafeMutableBufferPointer { ys in
+                weight.storage.withUnsafeBufferPointer { ws in
+                    let xp = xs.baseAddress!, yp = ys.baseAddress!, wp = ws.baseAddress!
+                    forRows(n) { start, end in
+                        for row in start..<end {
+                            let r = xp + row * d, o = yp + row * d
+                            var squares: Float = 0
+                            for c in 0..<d { squares += r[c] * r[c] }
+                            let inverse = 1 / (squares / Float(d) + eps).squareRoot()
+                            for c in 0..<d { o[c] = r[c] * inverse * wp[c] }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Applies `f` to every element.
+    public static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+        var y = x
+        y.storage.withUnsafeMutableBufferPointer { ys in
+            let p = ys.baseAddress!
+            forRows(ys.count) { start, end in
+                for i in start..<end { p[i] = f(p[i]) }
+            }
+        }
+        return y
+    }
+
+    /// GELU, tanh form.
+    public static func gelu(_ x: Tensor) -> Tensor {
+        let k: Float = (2 / Float.pi).squareRoot()
+        return map(x) { v in 0.5 * v * (1 + tanhf(k * (v + 0.044715 * v * v * v))) }
+    }
+
+    /// SiLU: `x·sigmoid(x)`.
+    public static func silu(_ x: Tensor) -> Tensor {
+        map(x) { v in v / (1 + expf(-v)) }
+    }
+
+    /// Softmax over the last dimension, max-subtracted.
+    public static func softmax(_ x: Tensor) -> Tensor {
+        let d = x.shape.last ?? 1, n = x.count / max(d, 1)
+        var y = x
+        y.storage.withUnsafeMutableBufferPointer { ys in
+            let p = ys.baseAddress!
+            forRows(n) { start, end in
+                for row in start..<end {
+                    let r = p + row * d
+                    var top = -Float.infinity
+                    for c in 0..<d { top = max(top, r[c]) }
+                    var total: Float = 0
+                    for c in 0..<d { r[c] = expf(r[c] - top); total += r[c] }
+                    let inverse = 1 / total
+                    for c in 0..<d { r[c] *= inverse }
+                }
+            }
+        }
+        return y
+    }
+
+    /// `x·(1 + scale) + shift` per row, with `shift` and `scale` of width D.
+    public static func modulate(_ x: Tensor, shift: Tensor, scale: Tensor) -> Tensor {
+        let d = shift.count, n = x.count / d
+        var y = x
+        y.storage.withUnsafeMutableBufferPointer { ys in
+            shift.storage.withUnsafeBufferPointer { sh in
+                scale.storage.withUnsafeBufferPointer { sc in
+                    let p = ys.baseAddress!, shp = sh.baseAddress!, scp = sc.baseAddress!
+                    forRows(n) { start, end in
+                        for row in start..<end {
+                            let r = p + row * d
+                            for c in 0..<d { r[c] = r[c] * (1 + scp[c]) + shp[c] }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// `x + gate·y` per row (a residual with an adaLN gate of width D; no gate means 1).
+    public static func addScaled(_ x: Tensor, _ y: Tensor, gate: Tensor? = nil) -> Tensor {
+        precondition(x.count == y.count, "addScaled: \(x.shape) vs \(y.shape)")
+        var out = x
+        out.storage.withUnsafeMutableBufferPointer { os in
+            y.storage.withUnsafeBufferPointer { ys in
+                let op = os.baseAddress!, yp = ys.baseAddress!
+                if let gate {
+                    let d = gate.count
+                    gate.storage.withUnsafeBufferPointer { gs in
+                        let gp = gs.baseAddress!
+                        forRows(os.count / d) { start, end in
+                            for row in start..<end { for c in 0..<d { op[row * d + c] += gp[c] * yp[row * d + c] } }
+                        }
+                    }
+                } else {
+                    forRows(os.count) { start, end in for i in start..<end { op[i] += yp[i] } }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The sinusoidal embedding of a diffusion time `t ∈ [0, 1]` (scaled by 1000), `[cos…, sin…]`.
+    public static func timestepEmbedding(_ t: Float, width: Int = 256) -> Tensor {
+        let half = width / 2
+        var out = Tensor(zeros: [width])  // [256]
+        for i in 0..<half {
+            let frequency = exp(-log(10000.0) * Double(i) / Double(half))
+            let angle = 1000 * Double(t) * frequency
+            out.storage[i] = Float(cos(angle))
+            out.storage[half + i] = Float(sin(angle))
+        }
+        return out
+    }
+}

@@ -1,0 +1,65 @@
+import COpenBLAS
+
+/// Matrix products. Above `blasThreshold` multiply-adds they go to `cblas_sgemm` (with `Compute.threads`
+/// threads); below it a plain loop is faster than the BLAS call overhead.
+public enum Linear {
+    /// Products smaller than this (m·n·k) use the plain loop.
+    public static let blasThreshold = 32 * 32 * 32
+
+    /// `x [N, I] · wᵀ + b` for a weight in PyTorch layout `w [O, I]`, `b [O]`.  → `[N, O]`
+    public static func forward(_ x: Tensor, weight w: Tensor, bias b: Tensor?) -> Tensor {
+        precondition(w.rank == 2 && x.columns == w.shape[1], "linear: x \(x.shape) and weight \(w.shape) do not match")
+        let n = x.rows, i = w.shape[1], o = w.shape[0]
+        var y = Tensor(zeros: Array(x.shape.dropLast()) + [o])  // [N, O]
+        if let b {
+            precondition(b.count == o, "linear: bias \(b.shape) for \(o) outputs")
+            y.storage.withUnsafeMutableBufferPointer { out in
+                b.storage.withUnsafeBufferPointer { bias in
+                    for row in 0..<n { (out.baseAddress! + row * o).update(from: bias.baseAddress!, count: o) }
+                }
+            }
+        }
+        gemm(m: n, n: o, k: i, a: x.storage, transposeA: false, b: w.storage, transposeB: true, c: &y.storage, beta: b == nil ? 0 : 1)
+        return y
+    }
+
+    /// `C = A·B + beta·C` (row-major), with A `[m, k]` (or `[k, m]` transposed) and B `[k, n]` (or `[n, k]`).
+    public static func gemm(
+        m: Int, n: Int, k: Int, a: [Float], transposeA: Bool, b: [Float], transposeB: Bool, c: inout [Float], beta: Float = 0
+    ) {
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    gemm(m: m, n: n, k: k, a: a.baseAddress!, lda: transposeA ? m : k, transposeA: transposeA,
+                         b: b.baseAddress!, ldb: transposeB ? k : n, transposeB: transposeB, c: c.baseAddress!, ldc: n, beta: beta)
+                }
+            }
+        }
+    }
+
+    /// Pointer form with explicit leading dimensions, for kernels that multiply sub-blocks.
+    public static func gemm(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: UnsafePointer<Float>, ldb: Int,
+        transposeB: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0, alpha: Float = 1
+    ) {
+        guard m > 0, n > 0 else { return }
+        if m * n * k < blasThreshold {
+            for row in 0..<m {
+                for column in 0..<n {
+                    var sum: Float = 0
+                    for p in 0..<k {
+                        let av = transposeA ? a[p * lda + row] : a[row * lda + p]
+                        let bv = transposeB ? b[column * ldb + p] : b[p * ldb + column]
+                        sum += av * bv
+                    }
+                    let index = row * ldc + column
+                    c[index] = alpha * sum + (beta == 0 ? 0 : beta * c[index])
+                }
+            }
+            return
+        }
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
