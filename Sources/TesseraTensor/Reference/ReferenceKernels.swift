@@ -46,3 +46,38 @@ public enum ReferenceKernels {
         return out
     }
 }
+
+extension ReferenceKernels {
+    /// Causal 3D convolution by direct summation (first-frame replication in time, zero padding in space).
+    public static func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int, Int) = (1, 1, 1)) -> Tensor {
+        let (f, h, w, ci) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (co, kt, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3], weight.shape[4])
+        let fo = (f - 1) / stride.0 + 1, ho = (h + stride.1 - 1) / stride.1, wo = (w + stride.2 - 1) / stride.2
+        var out = Tensor(zeros: [fo, ho, wo, co])
+        for of in 0..<fo {
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    for o in 0..<co {
+                        var sum = Double(bias?.storage[o] ?? 0)
+                        for t in 0..<kt {
+                            let sf = max(0, of * stride.0 + t - (kt - 1))  // padded frames are copies of frame 0
+                            for y in 0..<kh {
+                                let sy = oy * stride.1 + y - kh / 2
+                                guard sy >= 0 && sy < h else { continue }
+                                for xw in 0..<kw {
+                                    let sx = ox * stride.2 + xw - kw / 2
+                                    guard sx >= 0 && sx < w else { continue }
+                                    for c in 0..<ci {
+                                        sum += Double(x[sf, sy, sx, c]) * Double(weight[o, c, t, y, xw])
+                                    }
+                                }
+                            }
+                        }
+                        out[of, oy, ox, o] = Float(sum)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+/// Kernels over spacetime grids: patches, rotary positions and resampling of channels-last latents
+/// `[F, H, W, C]`.
+public enum Spacetime {
+    /// Cuts a latent `[F, H, W, C]` into patches `(pt, ph, pw)`.  → `[T, P]`, tokens in (frame, row, column)
+    /// order, each patch vector in (dt, dh, dw, c) order.
+    public static func patchify(_ x: Tensor, patch: (Int, Int, Int)) -> Tensor {
+        let (f, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (pt, ph, pw) = patch
+        precondition(f % pt == 0 && h % ph == 0 && w % pw == 0, "patchify: latent \(x.shape) is not divisible by patch \(patch)")
+        let (ft, hp, wp) = (f / pt, h / ph, w / pw)
+        let p = pt * ph * pw * c
+        var out = Tensor(zeros: [ft * hp * wp, p])  // [T, P]
+        var token = 0
+        for a in 0..<ft {
+            for b in 0..<hp {
+                for d in 0..<wp {
+                    var o = token * p
+                    for dt in 0..<pt {
+                        for dy in 0..<ph {
+                            let source = (((a * pt + dt) * h + b * ph + dy) * w + d * pw) * c
+                            for i in 0..<(pw * c) { out.storage[o + i] = x.storage[source + i] }
+                            o += pw * c
+                        }
+                    }
+                    token += 1
+                }
+            }
+        }
+        return out
+    }
+
+    /// The inverse of `patchify`: tokens `[T, P]` back to a latent `[F, H, W, C]`.
+    public static func unpatchify(_ tokens: Tensor, shape: [Int], patch: (Int, Int, Int)) -> Tensor {
+        let (f, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let (pt, ph, pw) = patch
+        let (ft, hp, wp) = (f / pt, h / ph, w / pw)
+        let p = pt * ph * pw * c
+        precondition(tokens.shape == [ft * hp * wp, p], "unpatchify: tokens \(tokens.shape) for latent \(shape)")
+        var out = Tensor(zeros: shape)  // [F, H, W, C]
+        var token = 0
+        for a in 0..<ft {
+            for b in 0..<hp {
+                for d in 0..<wp {
+                    var o = token * p
+                    for dt in 0..<pt {
+                        for dy in 0..<ph {
+                            let target = (((a * pt + dt) * h + b * ph + dy) * w + d * pw) * c
+                            for i in 0..<(pw * c) { out.storage[target + i] = tokens.storage[o + i] }
+                            o += pw * c
+                        }
+                    }
+                    token += 1
+                }
+            }
+        }
+        return out
+    }
+
+    /// Cosines and sines of the 3D rotary embedding for a token grid.  → two `[T, Dh/2]` tables.
+    ///
+    /// Positions are normalized so a prototype grid and its full grid share coordinates: `p_t = f`,
+    /// `p_h = (i + 0.5)·S/m`, `p_w = (j + 0.5)·S/m` with `m = min(height, width)`.
+    public static func ropeTables(grid: Attention.Grid, dims: (Int, Int, Int), referenceTokens: Double) -> (cos: Tensor, sin: Tensor) {
+        let half = (dims.0 + dims.1 + dims.2) / 2
+        var cosTable = Tensor(zeros: [grid.count, half])  // [T, Dh/2]
+        var sinTable = Tensor(zeros: [grid.count, half])
+        let unit = referenceTokens / Double(min(grid.height, grid.width))
+        var token = 0
+        for f in 0..<grid.frames {
+            for i in 0..<grid.height {
+                for j in 0..<grid.width {
+                    let positions = [Double(f), (Double(i) + 0.5) * unit, (Double(j) + 0.5) * unit]
+                    var column = 0
+                    for (axis, width) in [dims.0, dims.1, dims.2].enumerated() {
+                        for pair in 0..<(width / 2) {
+                            let angle = positions[axis] * pow(10000, -2 * Double(pair) / Double(width))
+                            cosTable.storage[token * half + column] = Float(cos(angle))
+                            sinTable.storage[token * half + column] = Float(sin(angle))
+                            column += 1
+                        }
+                    }
+                    token += 1
+                }
+            }
+        }
+        return (cosTable, sinTable)
+    }
+
+    /// Rotates adjacent pairs of every head of `x [T, Nh·Dh]` by the tables.
+    public static func applyRope(_ x: Tensor, heads: Int, cos: Tensor, sin: Tensor) -> Tensor {
+        let d = x.columns, dh = d / heads, half = dh / 2
+        precondition(cos.shape == [x.rows, half], "rope: tables \(cos.shape) for \(x.shape) with \(heads) heads")
+        var y = x
+        y.storage.withUnsafeMutableBufferPointer { ys in
+            cos.storage.withUnsafeBufferPointer { cs in
+                sin.storage.withUnsafeBufferPointer { ss in
+                    let yp = ys.baseAddress!, cp = cs.baseAddress!, sp = ss.baseAddress!
+                    Elementwise.forRows(x.rows) { start, end in
+                        for t in start..<end {
+                            for h in 0..<heads {
+                                let base = yp + t * d + h * dh
+                                for i in 0..<half {
+                                    let c = cp[t * half + i], s = sp[t * half + i]
+                                    let x0 = base[2 * i], x1 = base[2 * i + 1]
+                                    base[2 * i] = x0 * c - x1 * s
+                                    base[2 * i + 1] = x0 * s + x1 * c
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Trilinear resampling of `[F, H, W, C]` to `[F', H', W', C]` with half-pixel centres, clamped at
+    /// the edges; done one axis at a time.
+    public static func upsample(_ x: Tensor, to size: (Int, Int, Int)) -> Tensor {
+        var y = x
+        y = resample(y, axis: 0, to: size.0)
+        y = resample(y, axis: 1, to: size.1)
+        y = resample(y, axis: 2, to: size.2)
+        return y
+    }
+
+    /// Linear interpolation along one axis of a channels-last rank-4 tensor.
+    static func resample(_ x: Tensor, axis: Int, to length: Int) -> Tensor {
+        let input = x.shape[axis]
+        if input == length { return x }
+        var shape = x.shape
+        shape[axis] = length
+        let outer = x.shape[0..<axis].reduce(1, *)
+        let inner = x.shape[(axis + 1)...].reduce(1, *)
+        var y = Tensor(zeros: shape)
+        for o in 0..<length {
+            var source = (Double(o) + 0.5) * Double(input) / Double(length) - 0.5
+            source = min(max(source, 0), Double(input - 1))
+            let i0 = Int(source.rounded(.down)), i1 = min(i0 + 1, input - 1)
+            let weight = Float(source - Double(i0))
+            for a in 0..<outer {
+                let from0 = (a * input + i0) * inner, from1 = (a * input + i1) * inner, to = (a * length + o) * inner
+                for i in 0..<inner {
+                    y.storage[to + i] = x.storage[from0 + i] * (1 - weight) + x.storage[from1 + i] * weight
+                }
+            }
+        }
+        return y
+    }
+}

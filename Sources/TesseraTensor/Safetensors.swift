@@ -1,0 +1,169 @@
+import Foundation
+
+/// Why a safetensors file or a weight set was refused. Names the file and the tensors.
+public enum SafetensorsError: Error, CustomStringConvertible, Sendable {
+    case unreadable(path: String, reason: String)
+    case malformed(path: String, reason: String)
+    case missingTensor(path: String, name: String)
+    case unsupportedType(path: String, name: String, dtype: String)
+    case mismatch(path: String, missing: [String], extra: [String], misshaped: [String])
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
+        case .malformed(let path, let reason): return "\(path) is not a valid safetensors file: \(reason)"
+        case .missingTensor(let path, let name): return "\(path) has no tensor \(name)"
+        case .unsupportedType(let path, let name, let dtype): return "\(path): tensor \(name) has unsupported type \(dtype) (F32, F16 and BF16 are read)"
+        case .mismatch(let path, let missing, let extra, let misshaped):
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing \(missing.joined(separator: ", "))") }
+            if !extra.isEmpty { parts.append("unexpected \(extra.joined(separator: ", "))") }
+            if !misshaped.isEmpty { parts.append("wrong shape \(misshaped.joined(separator: "; "))") }
+            return "\(path) does not match the model: " + parts.joined(separator: "; ")
+        }
+    }
+}
+
+/// A safetensors file, memory-mapped: the header is parsed at open, tensors are converted to Float32 on
+/// request, and the mapping is released with the object.
+public final class SafetensorsFile: @unchecked Sendable {
+    /// One entry of the header.
+    public struct Entry: Sendable {
+        public let dtype: String
+        public let shape: [Int]
+        let begin: Int
+        let end: Int
+    }
+
+    public let path: String
+    public let entries: [String: Entry]
+    /// The `__metadata__` strings.
+    public let metadata: [String: String]
+    private let base: UnsafeRawPointer
+    private let length: Int
+    private let dataStart: Int
+
+    public init(path: String) throws {
+        self.path = path
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SafetensorsError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw SafetensorsError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        length = Int(info.st_size)
+        guard length >= 8 else { throw SafetensorsError.malformed(path: path, reason: "only \(length) bytes") }
+        guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
+            throw SafetensorsError.unreadable(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(mapped)
+        do {
+            let headerLength = Int(base.loadUnaligned(as: UInt64.self).littleEndian)
+            guard headerLength > 0, 8 + headerLength <= length else {
+                throw SafetensorsError.malformed(path: path, reason: "header length \(headerLength) past the end of the file")
+            }
+            dataStart = 8 + headerLength
+            let header = Data(bytes: base + 8, count: headerLength)
+            guard let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
+                throw SafetensorsError.malformed(path: path, reason: "the header is not a JSON object")
+            }
+            var entries: [String: Entry] = [:]
+            var metadata: [String: String] = [:]
+            for (name, value) in object {
+                if name == "__metadata__" {
+                    metadata = (value as? [String: String]) ?? [:]
+                    continue
+                }
+                guard let fields = value as? [String: Any], let dtype = fields["dtype"] as? String,
+                    let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int], offsets.count == 2
+                else { throw SafetensorsError.malformed(path: path, reason: "bad header entry \(name)") }
+                let entry = Entry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
+                guard entry.begin >= 0, entry.end >= entry.begin, dataStart + entry.end <= length else {
+                    throw SafetensorsError.malformed(path: path, reason: "tensor \(name) lies outside the file")
+                }
+                let width = ["F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4][dtype] ?? 0
+                if width > 0, entry.end - entry.begin != shape.reduce(1, *) * width {
+                    throw SafetensorsError.malformed(path: path, reason: "tensor \(name) has \(entry.end - entry.begin) bytes for shape \(shape) of \(dtype)")
+                }
+                entries[name] = entry
+            }
+            self.entries = entries
+            self.metadata = metadata
+        } catch {
+            munmap(UnsafeMutableRawPointer(mutating: base), length)
+            throw error
+        }
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), length)
+    }
+
+    /// Tensor names, sorted.
+    public var names: [String] { entries.keys.sorted() }
+
+    /// A tensor converted to Float32.
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let entry = entries[name] else { throw SafetensorsError.missingTensor(path: path, name: name) }
+        let count = entry.shape.reduce(1, *)
+        let source = base + dataStart + entry.begin
+        var values = [Float](repeating: 0, count: count)
+        switch entry.dtype {
+        case "F32":
+            values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: source, count: count * 4)) }
+        case "F16":
+            for i in 0..<count { values[i] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+        case "BF16":
+            for i in 0..<count {
+                values[i] = Float(bitPattern: UInt32(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+            }
+        default:
+            throw SafetensorsError.unsupportedType(path: path, name: name, dtype: entry.dtype)
+        }
+        return Tensor(shape: entry.shape, storage: values)
+    }
+
+    /// Checks the file holds exactly the expected tensors with the expected shapes; the error lists every
+    /// missing, extra and mis-shaped name.
+    public func check(expected: [String: [Int]]) throws {
+        let missing = expected.keys.filter { entries[$0] == nil }.sorted()
+        let extra = entries.keys.filter { expected[$0] == nil }.sorted()
+        let misshaped = expected.compactMap { name, shape -> String? in
+            guard let entry = entries[name], entry.shape != shape else { return nil }
+            return "\(name) is \(entry.shape), expected \(shape)"
+        }.sorted()
+        if !missing.isEmpty || !extra.isEmpty || !misshaped.isEmpty {
+            throw SafetensorsError.mismatch(path: path, missing: missing, extra: extra, misshaped: misshaped)
+        }
+    }
+
+    /// Writes tensors (Float32) and metadata as a safetensors file; written to a temporary name and renamed,
+    /// so a reader never sees half a file.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let tensor = tensors[name]!
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]]
+            offset += tensor.count * 4
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
+        var data = Data()
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
+        data.append(json)
+        for name in names { tensors[name]!.storage.withUnsafeBytes { data.append(contentsOf: $0) } }
+        let temporary = path + ".partial-\(getpid())"
+        do {
+            try data.write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else {
+                throw SafetensorsError.unreadable(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+}
