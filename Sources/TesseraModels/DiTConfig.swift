@@ -1,1 +1,122 @@
-// The DiT arrives here (issue 3).
+import Foundation
+
+/// The shape of a diffusion transformer, stored as JSON beside its weights (docs/ENGINE.md).
+public struct DiTConfig: Codable, Sendable, Equatable {
+    public var latentChannels: Int
+    /// Patch size in (frames, rows, columns) of the latent.
+    public var patch: [Int]
+    public var hidden: Int
+    public var depth: Int
+    public var heads: Int
+    public var mlpRatio: Int
+    /// Width of the caption embeddings (384 for all-MiniLM-L6-v2).
+    public var textWidth: Int
+    /// How each head's width is split between time, height and width rotary positions.
+    public var ropeDims: [Int]
+    /// Short-side token count that normalized spatial positions span.
+    public var ropeReferenceTokens: Double
+    public var frequencyEmbedding: Int
+
+    public init(
+        latentChannels: Int, patch: [Int], hidden: Int, depth: Int, heads: Int, mlpRatio: Int = 4, textWidth: Int = 384,
+        ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256
+    ) throws {
+        self.latentChannels = latentChannels
+        self.patch = patch
+        self.hidden = hidden
+        self.depth = depth
+        self.heads = heads
+        self.mlpRatio = mlpRatio
+        self.textWidth = textWidth
+        self.ropeDims = ropeDims
+        self.ropeReferenceTokens = ropeReferenceTokens
+        self.frequencyEmbedding = frequencyEmbedding
+        try validate()
+    }
+
+    /// Checks the numbers fit together; the error says which do not.
+    public func validate() throws {
+        var problems: [String] = []
+        if patch.count != 3 || patch.contains(where: { $0 < 1 }) { problems.append("patch must be three positive sizes, got \(patch)") }
+        if hidden < 1 || heads < 1 || hidden % heads != 0 { problems.append("hidden \(hidden) must be a positive multiple of heads \(heads)") }
+        if ropeDims.count != 3 || ropeDims.contains(where: { $0 < 0 || $0 % 2 != 0 }) || (heads > 0 && ropeDims.reduce(0, +) != hidden / max(heads, 1)) {
+            problems.append("ropeDims \(ropeDims) must be three even widths summing to the head width \(hidden / max(heads, 1))")
+        }
+        if latentChannels < 1 || depth < 1 || mlpRatio < 1 || textWidth < 1 { problems.append("channels, depth, mlpRatio and textWidth must be positive") }
+        if frequencyEmbedding < 2 || frequencyEmbedding % 2 != 0 { problems.append("frequencyEmbedding must be even") }
+        if !problems.isEmpty { throw ModelError.badConfig(problems.joined(separator: "; ")) }
+    }
+
+    public var headWidth: Int { hidden / heads }
+    public var patchVolume: Int { patch.reduce(1, *) * latentChannels }
+
+    /// Reads a config JSON file.
+    public static func load(_ path: String) throws -> DiTConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badConfig("cannot read \(path)") }
+        let config: DiTConfig
+        do { config = try JSONDecoder().decode(DiTConfig.self, from: data) } catch { throw ModelError.badConfig("\(path): \(error)") }
+        try config.validate()
+        return config
+    }
+
+    /// Every weight name with its shape, as the checkpoint must hold them.
+    public var expectedWeights: [String: [Int]] {
+        let d = hidden, e = textWidth, dh = headWidth
+        var shapes: [String: [Int]] = [
+            "x_embedder.weight": [d, patchVolume], "x_embedder.bias": [d],
+            "t_embedder.mlp.0.weight": [d, frequencyEmbedding], "t_embedder.mlp.0.bias": [d],
+            "t_embedder.mlp.2.weight": [d, d], "t_embedder.mlp.2.bias": [d],
+            "y_embedder.mlp.0.weight": [d, e], "y_embedder.mlp.0.bias": [d],
+            "y_embedder.mlp.2.weight": [d, d], "y_embedder.mlp.2.bias": [d],
+            "context_embedder.weight": [d, e], "context_embedder.bias": [d],
+            "final_layer.adaLN_modulation.1.weight": [2 * d, d], "final_layer.adaLN_modulation.1.bias": [2 * d],
+            "final_layer.linear.weight": [patchVolume, d], "final_layer.linear.bias": [patchVolume],
+        ]
+        for i in 0..<depth {
+            let b = "blocks.\(i)."
+            shapes[b + "adaLN_modulation.1.weight"] = [6 * d, d]
+            shapes[b + "adaLN_modulation.1.bias"] = [6 * d]
+            shapes[b + "attn.qkv.weight"] = [3 * d, d]
+            shapes[b + "attn.qkv.bias"] = [3 * d]
+            shapes[b + "attn.q_norm.weight"] = [dh]
+            shapes[b + "attn.k_norm.weight"] = [dh]
+            shapes[b + "attn.proj.weight"] = [d, d]
+            shapes[b + "attn.proj.bias"] = [d]
+            shapes[b + "norm2.weight"] = [d]
+            shapes[b + "norm2.bias"] = [d]
+            for name in ["q", "k", "v", "proj"] {
+                shapes[b + "cross.\(name).weight"] = [d, d]
+                shapes[b + "cross.\(name).bias"] = [d]
+            }
+            shapes[b + "cross.q_norm.weight"] = [dh]
+            shapes[b + "cross.k_norm.weight"] = [dh]
+            shapes[b + "mlp.fc1.weight"] = [mlpRatio * d, d]
+            shapes[b + "mlp.fc1.bias"] = [mlpRatio * d]
+            shapes[b + "mlp.fc2.weight"] = [d, mlpRatio * d]
+            shapes[b + "mlp.fc2.bias"] = [d]
+        }
+        return shapes
+    }
+}
+
+extension DiTConfig {
+    /// Sized to train on this 2-core machine: 16 latent channels, 384 wide, 8 blocks of 6 heads.
+    public static let small = try! DiTConfig(
+        latentChannels: 16, patch: [1, 2, 2], hidden: 384, depth: 8, heads: 6, ropeDims: [16, 24, 24])
+    /// The smallest useful shape, for tests and golden files.
+    public static let tiny = try! DiTConfig(
+        latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 2, heads: 2, textWidth: 8, ropeDims: [4, 6, 6])
+}
+
+/// Why a model could not be built or run.
+public enum ModelError: Error, CustomStringConvertible, Sendable {
+    case badConfig(String)
+    case badInput(String)
+
+    public var description: String {
+        switch self {
+        case .badConfig(let message): return "bad model config: \(message)"
+        case .badInput(let message): return "bad model input: \(message)"
+        }
+    }
+}
