@@ -1,0 +1,121 @@
+// The rectified-flow sampler: noise or an SDEdit start in, a clean latent out, one step at a time, with a
+// callback after each step for progress, previews and cancellation, and a state that can be saved and
+// resumed bit-identically (docs/ENGINE.md, "Sampler (rectified flow)").
+
+import TesseraTensor
+
+/// What the sampler should do after a step.
+public enum StepDecision: Sendable, Hashable {
+    /// Go on to the next step.
+    case `continue`
+    /// Stop now and return the state after this step, which `Sampler.run` can later resume.
+    case stop
+}
+
+/// Called after each completed step with `step` (steps completed so far in the full schedule, 1…N, so a
+/// refinement starting at index k reports k + 1 first), `totalSteps` (N), the latent after the step, and
+/// the clean estimate `x0 = x − t·v` from the step's starting latent, time and guided velocity.
+public typealias StepCallback = (_ step: Int, _ totalSteps: Int, _ latent: Tensor, _ x0Estimate: Tensor) throws -> StepDecision
+
+/// Runs the schedule of `settings` over a grid of `tokens` tokens with any `Denoiser`.
+///
+/// A value type with no network inside, so one sampler can be shared, and each call names its denoiser.
+public struct Sampler: Sendable {
+    /// The pass's settings.
+    public let settings: SamplerSettings
+    /// Tokens `T` of the grid the denoiser sees; only the schedule shift depends on it.
+    public let tokens: Int
+    /// The noise levels `t_0 … t_N`.
+    public let schedule: Schedule
+    /// Fingerprint of `settings` and `tokens`, stored in every state this sampler makes and checked on resume.
+    public let settingsHash: UInt64
+
+    /// Noise stream of the initial noise of a pass from pure noise.
+    public static let initialNoiseStream: UInt32 = 0
+    /// Noise stream of the noise added to the upsampled latent of a refinement.
+    public static let refinementNoiseStream: UInt32 = 1
+
+    /// A sampler for `settings` on a grid of `tokens` tokens.
+    public init(settings: SamplerSettings, tokens: Int) throws {
+        guard tokens >= 1 else { throw SamplerError.invalidTokens(tokens) }
+        self.settings = settings
+        self.tokens = tokens
+        schedule = Schedule(
+            steps: settings.steps, tokens: tokens, shiftBase: settings.shiftBase,
+            shiftReferenceTokens: settings.shiftReferenceTokens)
+        settingsHash = settings.fingerprint(tokens: tokens)
+    }
+
+    /// The start of a pass from pure noise: `x = ε` (since `t_0 = 1`) from stream 0, at step 0.
+    public func noiseState(shape: [Int]) throws -> SamplerState {
+        guard settings.refineStrength == nil else { throw SamplerError.refinementNeedsStartLatent }
+        try requireValid(shape)
+        let noise = NoiseGenerator(seed: settings.seed, stream: Self.initialNoiseStream).tensor(shape: shape)  // [F, H, W, C]
+        return SamplerState(latent: noise, nextStep: 0, totalSteps: settings.steps, settingsHash: settingsHash)
+    }
+
+    /// The start of a refinement (SDEdit) from an already upsampled clean latent `x0_up`: with `k` the first
+    /// index where `t_k ≤ refineStrength`, `x = (1 − t_k)·x0_up + t_k·ε` with `ε` from stream 1, at step `k`.
+    public func refinementState(from upsampled: Tensor) throws -> SamplerState {
+        guard let strength = settings.refineStrength else { throw SamplerError.notARefinement }
+        try requireValid(upsampled.shape)
+        let k = schedule.firstIndex(atOrBelow: strength)
+        let t = schedule.times[k]
+        let noise = NoiseGenerator(seed: settings.seed, stream: Self.refinementNoiseStream).tensor(shape: upsampled.shape)  // [F, H, W, C]
+        var x = upsampled  // [F, H, W, C]
+        x.storage.withUnsafeMutableBufferPointer { out in
+            noise.storage.withUnsafeBufferPointer { e in
+                for i in 0..<out.count {
+                    out[i] = (1 - t) * out[i] + t * e[i]
+                }
+            }
+        }
+        return SamplerState(latent: x, nextStep: k, totalSteps: settings.steps, settingsHash: settingsHash)
+    }
+
+    /// Runs the remaining steps of `state`, calling `onStep` after each. Returns the state after the last
+    /// step (`isComplete`, its latent is the clean sample) or after the step at which `onStep` said `.stop`.
+    ///
+    /// A state saved at any step and resumed here gives a final latent bit-identical to an uninterrupted run,
+    /// because a step depends only on the latent, the step index and the settings, all of which the state
+    /// holds or fingerprints.
+    public func run<D: Denoiser>(_ state: SamplerState, denoiser: D, onStep: StepCallback? = nil) throws -> SamplerState {
+        guard state.settingsHash == settingsHash else {
+            throw SamplerError.settingsMismatch(expected: settingsHash, found: state.settingsHash)
+        }
+        guard state.totalSteps == settings.steps, (0...settings.steps).contains(state.nextStep) else {
+            throw SamplerError.stepOutOfRange(next: state.nextStep, total: state.totalSteps)
+        }
+        try requireValid(state.latent.shape)
+        let velocity = GuidedVelocity(denoiser: denoiser, scale: settings.guidance)
+        var x = state.latent  // [F, H, W, C]
+        for i in state.nextStep..<settings.steps {
+            let t = schedule.times[i]
+            let result = try settings.solver.step(x, from: t, to: schedule.times[i + 1], velocity: velocity)
+            if let onStep {
+                let x0 = axpy(x, -t, result.velocity)  // [F, H, W, C]: x − t·v
+                x = result.latent
+                if try onStep(i + 1, settings.steps, x, x0) == .stop {
+                    return SamplerState(latent: x, nextStep: i + 1, totalSteps: settings.steps, settingsHash: settingsHash)
+                }
+            } else {
+                x = result.latent
+            }
+        }
+        return SamplerState(latent: x, nextStep: settings.steps, totalSteps: settings.steps, settingsHash: settingsHash)
+    }
+
+    /// A whole pass from pure noise: `run(noiseState(shape:), …)`.
+    public func sample<D: Denoiser>(shape: [Int], denoiser: D, onStep: StepCallback? = nil) throws -> SamplerState {
+        try run(noiseState(shape: shape), denoiser: denoiser, onStep: onStep)
+    }
+
+    /// A whole refinement pass: `run(refinementState(from:), …)`.
+    public func refine<D: Denoiser>(_ upsampled: Tensor, denoiser: D, onStep: StepCallback? = nil) throws -> SamplerState {
+        try run(refinementState(from: upsampled), denoiser: denoiser, onStep: onStep)
+    }
+
+    private func requireValid(_ shape: [Int]) throws {
+        guard !shape.isEmpty, shape.allSatisfy({ $0 >= 1 }) else { throw SamplerError.invalidShape(shape) }
+    }
+}

@@ -1,0 +1,97 @@
+// What a sampling run is asked to do, checked once at construction so the sampler itself never meets a
+// nonsensical value.
+
+/// Settings of one sampling pass (a prototype pass from noise, or a refinement pass).
+///
+/// Schedule parameters are `Double` because the schedule is computed in double precision (as the reference
+/// does); `guidance` is `Float` because it enters the Float32 velocity arithmetic directly.
+public struct SamplerSettings: Sendable, Hashable {
+    /// Number of steps `N` of the full schedule. Default 30: enough for a rectified-flow model with Euler
+    /// (SD3 ships 28), and a refinement runs only the tail of it.
+    public let steps: Int
+    /// The ODE solver. Default `.euler`: one forward per step.
+    public let solver: Solver
+    /// Classifier-free guidance scale `g` in `v = v_u + g·(v_c − v_u)`. Default 1: guidance off, one forward
+    /// per velocity, which is also right for a model trained without caption dropout.
+    public let guidance: Float
+    /// `shiftBase` of the schedule shift. Default 1 (docs/ENGINE.md).
+    public let shiftBase: Double
+    /// `shiftReferenceTokens` of the schedule shift: the token count at which the shift is `shiftBase`.
+    /// Default 144 (docs/ENGINE.md).
+    public let shiftReferenceTokens: Int
+    /// Seed of all noise in the pass (stream 0 for initial noise, stream 1 for refinement noise).
+    public let seed: UInt64
+    /// SDEdit strength: `nil` for a pass from pure noise; otherwise the pass refines an upsampled clean
+    /// latent, starting at the first schedule time `t_k ≤ refineStrength`. Must lie in [0, 1].
+    public let refineStrength: Double?
+
+    /// Checks every value; throws `SamplerError` naming the first bad field.
+    public init(
+        steps: Int = 30,
+        solver: Solver = .euler,
+        guidance: Float = 1,
+        shiftBase: Double = 1,
+        shiftReferenceTokens: Int = 144,
+        seed: UInt64,
+        refineStrength: Double? = nil
+    ) throws {
+        guard steps >= 1, steps <= Int(UInt32.max) else { throw SamplerError.invalidSteps(steps) }
+        guard guidance.isFinite, guidance >= 0 else { throw SamplerError.invalidGuidance(guidance) }
+        guard shiftBase.isFinite, shiftBase > 0 else { throw SamplerError.invalidShiftBase(shiftBase) }
+        guard shiftReferenceTokens >= 1 else { throw SamplerError.invalidShiftReferenceTokens(shiftReferenceTokens) }
+        if let strength = refineStrength, !(strength >= 0 && strength <= 1) {  // also rejects NaN
+            throw SamplerError.invalidRefineStrength(strength)
+        }
+        self.steps = steps
+        self.solver = solver
+        self.guidance = guidance
+        self.shiftBase = shiftBase
+        self.shiftReferenceTokens = shiftReferenceTokens
+        self.seed = seed
+        self.refineStrength = refineStrength
+    }
+
+    /// A stable 64-bit fingerprint of everything that decides the result of a pass: these settings and the
+    /// token count (which shapes the schedule).
+    ///
+    /// FNV-1a over a fixed little-endian encoding, never Swift's `Hasher`, which is seeded per process and
+    /// so would reject every state saved by another process. It guards against mistakes, not attackers.
+    /// The leading tag names the sampling math; change it whenever the solver, schedule or noise definition
+    /// changes, so states saved under the old math are refused.
+    public func fingerprint(tokens: Int) -> UInt64 {
+        var hash = FNV1a64()
+        hash.add(Array("tessera.sampler.v1".utf8))
+        hash.add(UInt64(steps))
+        hash.add(solver.hashTag)
+        hash.add(guidance.bitPattern)
+        hash.add(shiftBase.bitPattern)
+        hash.add(UInt64(shiftReferenceTokens))
+        hash.add(seed)
+        hash.add(UInt8(refineStrength == nil ? 0 : 1))
+        hash.add(refineStrength?.bitPattern ?? 0)
+        hash.add(UInt64(tokens))
+        return hash.value
+    }
+}
+
+/// The 64-bit Fowler–Noll–Vo 1a hash: tiny, stable across platforms, and fast enough to checksum a latent.
+struct FNV1a64 {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func add(_ byte: UInt8) {
+        value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+    }
+
+    mutating func add(_ bytes: [UInt8]) {
+        for byte in bytes { add(byte) }
+    }
+
+    /// Adds the integer's little-endian bytes, so the hash is the same on every host.
+    mutating func add<T: FixedWidthInteger & UnsignedInteger>(_ integer: T) {
+        var v = integer
+        for _ in 0..<(T.bitWidth / 8) {
+            add(UInt8(truncatingIfNeeded: v))
+            v >>= 8
+        }
+    }
+}

@@ -1,0 +1,111 @@
+// Solvers for the rectified-flow ODE dx/dt = v(x, t), integrated from t = 1 down to t = 0, and
+// classifier-free guidance (docs/ENGINE.md, "Sampler (rectified flow)").
+//
+// Every update is an elementwise Float32 expression written in the same order as the contract, so the
+// numpy reference (float64, rounded) differs from Swift only by Float32 rounding.
+
+import TesseraTensor
+
+/// How one step from `t_i` to `t_{i+1}` is integrated.
+public enum Solver: String, Sendable, Hashable, CaseIterable {
+    /// First order: `x ← x + Δ·v(x, t_i)`. One velocity per step.
+    case euler
+    /// Second order (Heun): `v1 = v(x, t_i)`, `x' = x + Δ·v1`, `v2 = v(x', t_{i+1})`,
+    /// `x ← x + Δ·(v1 + v2)/2`. Two velocities per step, except the last step (`t_{i+1} = 0`), which is
+    /// Euler because the velocity at `t = 0` is never needed and the network was not trained there.
+    case heun
+
+    /// Stable identifier, used in the settings hash so the hash does not depend on case order.
+    var hashTag: UInt8 {
+        switch self {
+        case .euler: 1
+        case .heun: 2
+        }
+    }
+}
+
+/// Classifier-free guidance over a denoiser: `v = v_u + g·(v_c − v_u)`.
+struct GuidedVelocity<D: Denoiser> {
+    let denoiser: D
+    let scale: Float
+
+    /// The guided velocity at `(latent, time)`. With `g = 1` the formula is exactly `v_c`, so only the
+    /// conditional branch is evaluated: one network forward per velocity instead of two.
+    func callAsFunction(_ latent: Tensor, time: Float) throws -> Tensor {
+        let conditional = try checked(denoiser.velocity(latent, time: time, branch: .conditional), latent, time)
+        if scale == 1 {
+            return conditional
+        }
+        let unconditional = try checked(denoiser.velocity(latent, time: time, branch: .unconditional), latent, time)
+        var guided = unconditional  // [F, H, W, C]
+        let g = scale
+        guided.storage.withUnsafeMutableBufferPointer { out in
+            conditional.storage.withUnsafeBufferPointer { c in
+                for i in 0..<out.count {
+                    out[i] = out[i] + g * (c[i] - out[i])
+                }
+            }
+        }
+        try requireFinite(guided, time)
+        return guided
+    }
+
+    /// A network that returns the wrong shape or a NaN would otherwise corrupt the latent silently; one pass
+    /// over the output is negligible beside a forward.
+    private func checked(_ v: Tensor, _ latent: Tensor, _ time: Float) throws -> Tensor {
+        guard v.shape == latent.shape else {
+            throw SamplerError.velocityShape(expected: latent.shape, got: v.shape, time: time)
+        }
+        try requireFinite(v, time)
+        return v
+    }
+
+    private func requireFinite(_ v: Tensor, _ time: Float) throws {
+        let finite = v.storage.withUnsafeBufferPointer { buffer in !buffer.contains { !$0.isFinite } }
+        guard finite else { throw SamplerError.nonFiniteVelocity(time: time) }
+    }
+}
+
+/// What one step produced: the new latent and the velocity at the step's start, from which the clean
+/// estimate `x0 = x − t·v` is formed.
+struct StepResult {
+    let latent: Tensor
+    let velocity: Tensor
+}
+
+extension Solver {
+    /// One step of the ODE from `time` to `next` (`next < time`).
+    func step<D: Denoiser>(_ x: Tensor, from time: Float, to next: Float, velocity: GuidedVelocity<D>) throws -> StepResult {
+        let delta = next - time  // negative: time runs from 1 to 0
+        let v1 = try velocity(x, time: time)
+        let euler = axpy(x, delta, v1)  // x + Δ·v1
+        guard self == .heun, next > 0 else {
+            return StepResult(latent: euler, velocity: v1)
+        }
+        let v2 = try velocity(euler, time: next)
+        var out = x  // [F, H, W, C]
+        out.storage.withUnsafeMutableBufferPointer { o in
+            v1.storage.withUnsafeBufferPointer { a in
+                v2.storage.withUnsafeBufferPointer { b in
+                    for i in 0..<o.count {
+                        o[i] = o[i] + delta * ((a[i] + b[i]) * 0.5)
+                    }
+                }
+            }
+        }
+        return StepResult(latent: out, velocity: v1)
+    }
+}
+
+/// `x + a·y`, elementwise; shapes already checked equal.
+func axpy(_ x: Tensor, _ a: Float, _ y: Tensor) -> Tensor {
+    var out = x  // same shape as x
+    out.storage.withUnsafeMutableBufferPointer { o in
+        y.storage.withUnsafeBufferPointer { v in
+            for i in 0..<o.count {
+                o[i] = o[i] + a * v[i]
+            }
+        }
+    }
+    return out
+}

@@ -1,0 +1,278 @@
+// The rectified-flow sampler against analytic denoisers whose exact answers are known
+// (docs/ENGINE.md, "Sampler (rectified flow)").
+
+import Foundation
+import Testing
+import TesseraSampling
+import TesseraTensor
+
+@Suite struct SamplerTests {
+    // MARK: analytic denoisers and fixtures (nested so nothing clashes with other test files)
+
+    /// Data that is a single point `c`: from `x_t = (1 − t)·c + t·ε`, `ε = (x_t − (1 − t)·c)/t`, so the exact
+    /// velocity is `v = ε − c = (x_t − c)/t`. Trajectories are straight lines, so any solver on any schedule
+    /// must land on `c`, and every step's x0 estimate `x − t·v` is exactly `c`.
+    struct PointMass: Denoiser {
+        let c: Tensor
+        func velocity(_ latent: Tensor, time: Float, branch: GuidanceBranch) throws -> Tensor {
+            Tensor(shape: latent.shape, storage: zip(latent.storage, c.storage).map { ($0 - $1) / time })
+        }
+    }
+
+    /// Data whose elements are independent `N(μ, σ²)`: `x_t ~ N((1 − t)μ, (1 − t)²σ² + t²)` and
+    /// `E[ε − x0 | x_t] = −μ + (t − (1 − t)σ²)/((1 − t)²σ² + t²)·(x_t − (1 − t)μ)`. The exact flow carries a
+    /// start `x_1 = z` to `μ + σ·z`, and its velocity is curved, so it tells solvers apart.
+    struct Gaussian: Denoiser {
+        let mu: Double, sigma: Double
+        func velocity(_ latent: Tensor, time: Float, branch: GuidanceBranch) throws -> Tensor {
+            let t = Double(time), s2 = sigma * sigma
+            let gain = (t - (1 - t) * s2) / ((1 - t) * (1 - t) * s2 + t * t)
+            return Tensor(shape: latent.shape, storage: latent.storage.map { Float(-mu + gain * (Double($0) - (1 - t) * mu)) })
+        }
+    }
+
+    /// Counts calls per branch and returns a fixed velocity per branch, so guidance is checkable by hand.
+    final class CountingDenoiser: Denoiser {
+        var calls: [GuidanceBranch: Int] = [:]
+        let conditional: Float, unconditional: Float
+        init(conditional: Float = 0.25, unconditional: Float = -0.5) {
+            self.conditional = conditional
+            self.unconditional = unconditional
+        }
+        func velocity(_ latent: Tensor, time: Float, branch: GuidanceBranch) throws -> Tensor {
+            calls[branch, default: 0] += 1
+            return Tensor(repeating: branch == .conditional ? conditional : unconditional, shape: latent.shape)
+        }
+    }
+
+    /// A deterministic, nonlinear denoiser whose two branches differ, for bit-identical resume checks.
+    struct Wobbly: Denoiser {
+        func velocity(_ latent: Tensor, time: Float, branch: GuidanceBranch) throws -> Tensor {
+            let bias: Float = branch == .conditional ? 0.3 : -0.2
+            return Tensor(shape: latent.shape, storage: latent.storage.enumerated().map { i, x in
+                sin(x * 1.7 + Float(i % 5)) * time + bias - 0.1 * x
+            })
+        }
+    }
+
+    static let shape = [2, 3, 4, 2]  // [F, H, W, C]
+    static let target = Tensor(shape: Self.shape, storage: (0..<48).map { Float(sin(Double($0) * 0.7)) * 1.5 })  // [F, H, W, C]
+
+    /// Largest elementwise absolute difference.
+    static func gap(_ a: Tensor, _ b: Tensor) -> Float {
+        zip(a.storage, b.storage).map { abs($0 - $1) }.max() ?? 0
+    }
+
+    // MARK: schedule
+
+    @Test(arguments: [1, 2, 7, 30], [1, 144, 4096, 1_000_000])
+    func scheduleEndpointsAndMonotonic(steps: Int, tokens: Int) {
+        let schedule = Schedule(steps: steps, tokens: tokens)
+        #expect(schedule.times.count == steps + 1)
+        #expect(schedule.times.first == 1)
+        #expect(schedule.times.last == 0)
+        #expect(zip(schedule.times, schedule.times.dropFirst()).allSatisfy { $0 > $1 })
+    }
+
+    @Test func shiftGrowsWithTokensWithinBounds() {
+        let shifts = [1, 144, 576, 2304, 9216, 1_000_000].map {
+            Schedule.shift(tokens: $0, shiftBase: 1, shiftReferenceTokens: 144)
+        }
+        #expect(shifts == [1, 1, 2, 4, 8, 16])  // sqrt(T/144), clamped to [1, 16]
+        // A larger shift keeps every interior time at higher noise.
+        let small = Schedule(steps: 10, tokens: 144), large = Schedule(steps: 10, tokens: 2304)
+        #expect(zip(small.times, large.times).dropFirst().dropLast().allSatisfy { $0 < $1 })
+        // The formula itself, at one interior point: s = 4, u = 0.7.
+        #expect(large.times[3] == Float(4 * 0.7 / (1 + 3 * 0.7)))
+        #expect(Schedule(steps: 4, tokens: 144).times == [1, 0.75, 0.5, 0.25, 0])
+    }
+
+    // MARK: solvers
+
+    @Test(arguments: Solver.allCases, [1, 3, 12])
+    func pointMassLandsExactly(solver: Solver, steps: Int) throws {
+        for tokens in [144, 9216] {
+            let settings = try SamplerSettings(steps: steps, solver: solver, seed: 11)
+            var estimates: [Tensor] = []
+            let result = try Sampler(settings: settings, tokens: tokens).sample(shape: Self.shape, denoiser: PointMass(c: Self.target)) { _, _, _, x0 in
+                estimates.append(x0)
+                return .continue
+            }
+            #expect(result.isComplete)
+            // Float32 error of a few operations on values of size ≤ ~5 (noise plus data): 1e-5 is ~50 ulp.
+            #expect(Self.gap(result.latent, Self.target) < 1e-5)
+            #expect(estimates.count == steps)
+            #expect(estimates.allSatisfy { Self.gap($0, Self.target) < 1e-5 })
+            // Every check can fail: a wrong point mass is far away.
+            #expect(Self.gap(result.latent, Tensor(zeros: Self.shape)) > 0.5)
+        }
+    }
+
+    /// Observed order of convergence on the curved Gaussian flow: doubling the steps from 16 to 32 halves
+    /// Euler's error (first order) and quarters Heun's (second order, even with its Euler last step, whose
+    /// local error is also O(Δ²)). The numpy model of this test gives ratios 1.96 and 4.2; errors are
+    /// ≥ 1e-3, far above Float32 rounding, so the ratios are not noise.
+    @Test func solversConvergeAtTheirOrder() throws {
+        let denoiser = Gaussian(mu: 0.5, sigma: 0.5)
+        func error(_ solver: Solver, _ steps: Int) throws -> Float {
+            let sampler = try Sampler(settings: SamplerSettings(steps: steps, solver: solver, seed: 5), tokens: 144)
+            let start = try sampler.noiseState(shape: Self.shape)  // x_1 = z, [F, H, W, C]
+            let exact = Tensor(shape: Self.shape, storage: start.latent.storage.map { 0.5 + 0.5 * $0 })
+            return Self.gap(try sampler.run(start, denoiser: denoiser).latent, exact)
+        }
+        let euler16 = try error(.euler, 16), euler32 = try error(.euler, 32)
+        let heun16 = try error(.heun, 16), heun32 = try error(.heun, 32)
+        #expect(euler16 / euler32 > 1.6 && euler16 / euler32 < 2.5, "Euler \(euler16) → \(euler32)")
+        #expect(heun16 / heun32 > 3.4, "Heun \(heun16) → \(heun32)")
+        #expect(heun16 < euler16 / 5, "Heun \(heun16), Euler \(euler16)")
+    }
+
+    // MARK: guidance
+
+    @Test(arguments: Solver.allCases, [Float(1), 0, 4.5])
+    func guidanceCallsAndFormula(solver: Solver, guidance: Float) throws {
+        let steps = 5
+        let settings = try SamplerSettings(steps: steps, solver: solver, guidance: guidance, seed: 9)
+        let denoiser = CountingDenoiser()
+        let sampler = try Sampler(settings: settings, tokens: 144)
+        let result = try sampler.sample(shape: Self.shape, denoiser: denoiser)
+        let forwards = solver == .euler ? steps : 2 * steps - 1  // Heun's last step is Euler
+        #expect(denoiser.calls[.conditional] == forwards)
+        #expect(denoiser.calls[.unconditional] == (guidance == 1 ? nil : forwards))
+        // Constant velocity v = v_u + g·(v_c − v_u): every solver integrates it exactly, x_0 = ε − v.
+        let v = -0.5 + guidance * (0.25 - -0.5)
+        let noise = NoiseGenerator(seed: 9, stream: 0).tensor(shape: Self.shape)  // [F, H, W, C]
+        #expect(Self.gap(result.latent, Tensor(shape: Self.shape, storage: noise.storage.map { $0 - v })) < 1e-5)
+    }
+
+    // MARK: refinement
+
+    @Test func refinementStartFollowsSDEdit() throws {
+        let settings = try SamplerSettings(steps: 10, seed: 4, refineStrength: 0.6)
+        let sampler = try Sampler(settings: settings, tokens: 144)  // s = 1: t_i = 1 − i/10
+        let start = try sampler.refinementState(from: Self.target)
+        #expect(start.nextStep == 4)  // t_4 = 0.6 ≤ 0.6 is the first
+        let t = sampler.schedule.times[4]
+        let e = NoiseGenerator(seed: 4, stream: 1).tensor(shape: Self.shape)  // [F, H, W, C]
+        let expected = zip(Self.target.storage, e.storage).map { (1 - t) * $0 + t * $1 }
+        #expect(start.latent.storage == expected)
+        // Refining the point mass's own data returns it: the remaining steps follow a straight line.
+        var reported: [Int] = []
+        let result = try sampler.refine(Self.target, denoiser: PointMass(c: Self.target)) { step, total, _, _ in
+            reported.append(step)
+            #expect(total == 10)
+            return .continue
+        }
+        #expect(reported == [5, 6, 7, 8, 9, 10])
+        #expect(Self.gap(result.latent, Self.target) < 1e-5)
+    }
+
+    @Test func refinementStrengthEdges() throws {
+        let full = try Sampler(settings: SamplerSettings(steps: 8, seed: 1, refineStrength: 1), tokens: 144)
+        #expect(try full.refinementState(from: Self.target).nextStep == 0)
+        let none = try Sampler(settings: SamplerSettings(steps: 8, seed: 1, refineStrength: 0), tokens: 144)
+        let unchanged = try none.refine(Self.target, denoiser: CountingDenoiser())
+        #expect(unchanged.latent == Self.target)
+    }
+
+    // MARK: stop and resume
+
+    @Test func callbackStopsTheRun() throws {
+        let denoiser = CountingDenoiser()
+        let sampler = try Sampler(settings: SamplerSettings(steps: 10, seed: 2), tokens: 144)
+        let state = try sampler.sample(shape: Self.shape, denoiser: denoiser) { step, _, _, _ in step == 3 ? .stop : .continue }
+        #expect(state.nextStep == 3)
+        #expect(!state.isComplete)
+        #expect(denoiser.calls[.conditional] == 3)
+    }
+
+    @Test(arguments: Solver.allCases, [Float(1), 3])
+    func resumeIsBitIdentical(solver: Solver, guidance: Float) throws {
+        for strength in [nil, 0.7] as [Double?] {
+            let settings = try SamplerSettings(steps: 9, solver: solver, guidance: guidance, shiftBase: 1.5, seed: 77,
+                                               refineStrength: strength)
+            let sampler = try Sampler(settings: settings, tokens: 600)
+            let start = strength == nil ? try sampler.noiseState(shape: Self.shape) : try sampler.refinementState(from: Self.target)
+            let whole = try sampler.run(start, denoiser: Wobbly())
+            for stopAfter in (start.nextStep + 1)..<9 {
+                let stopped = try sampler.run(start, denoiser: Wobbly()) { step, _, _, _ in step == stopAfter ? .stop : .continue }
+                let bytes = stopped.serialized()
+                let loaded = try SamplerState(serialized: bytes)
+                #expect(loaded == stopped)
+                let resumed = try sampler.run(loaded, denoiser: Wobbly())
+                #expect(resumed.isComplete)
+                #expect(resumed.latent.storage.map(\.bitPattern) == whole.latent.storage.map(\.bitPattern),
+                        "\(solver), g \(guidance), strength \(String(describing: strength)), stopped after \(stopAfter)")
+            }
+        }
+    }
+
+    @Test func resumeWithOtherSettingsIsRefused() throws {
+        let settings = try SamplerSettings(steps: 6, seed: 1)
+        let state = try Sampler(settings: settings, tokens: 144).sample(shape: Self.shape, denoiser: Wobbly()) { _, _, _, _ in .stop }
+        let other = try Sampler(settings: SamplerSettings(steps: 6, seed: 2), tokens: 144)
+        #expect(throws: SamplerError.settingsMismatch(expected: other.settingsHash, found: state.settingsHash)) {
+            try other.run(state, denoiser: Wobbly())
+        }
+        let otherGrid = try Sampler(settings: settings, tokens: 145)
+        #expect(throws: SamplerError.self) { try otherGrid.run(state, denoiser: Wobbly()) }
+    }
+
+    /// Every field that changes the result changes the hash.
+    @Test func settingsHashCoversEveryField() throws {
+        let base = try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144,
+                                       seed: 3, refineStrength: 0.5)
+        let variants = [
+            try SamplerSettings(steps: 21, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5),
+            try SamplerSettings(steps: 20, solver: .heun, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2.5, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1.1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 256, seed: 3, refineStrength: 0.5),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 4, refineStrength: 0.5),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.55),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: nil),
+        ]
+        let hashes = Set([base.fingerprint(tokens: 144), base.fingerprint(tokens: 145)] + variants.map { $0.fingerprint(tokens: 144) })
+        #expect(hashes.count == variants.count + 2)
+        // Stable across processes: the same settings always give the same value.
+        #expect(base.fingerprint(tokens: 144) == (try SamplerSettings(steps: 20, guidance: 2, seed: 3, refineStrength: 0.5)).fingerprint(tokens: 144))
+    }
+
+    @Test func damagedStateBytesAreRefused() throws {
+        let sampler = try Sampler(settings: SamplerSettings(steps: 4, seed: 8), tokens: 144)
+        let bytes = try sampler.noiseState(shape: Self.shape).serialized()
+        #expect(bytes.count == 28 + 8 * 4 + 4 * 48 + 8)
+        var flipped = bytes
+        flipped[100] ^= 0x01
+        for bad in [Array(bytes.dropLast()), Array(bytes.prefix(20)), flipped, [UInt8](repeating: 0, count: 64)] {
+            #expect(throws: SamplerError.self) { try SamplerState(serialized: bad) }
+        }
+    }
+
+    // MARK: validation
+
+    @Test func badSettingsGiveClearErrors() {
+        #expect(throws: SamplerError.invalidSteps(0)) { try SamplerSettings(steps: 0, seed: 1) }
+        #expect(throws: SamplerError.invalidGuidance(-1)) { try SamplerSettings(guidance: -1, seed: 1) }
+        #expect(throws: SamplerError.self) { try SamplerSettings(guidance: .nan, seed: 1) }
+        #expect(throws: SamplerError.invalidShiftBase(0)) { try SamplerSettings(shiftBase: 0, seed: 1) }
+        #expect(throws: SamplerError.invalidShiftBase(.infinity)) { try SamplerSettings(shiftBase: .infinity, seed: 1) }
+        #expect(throws: SamplerError.invalidShiftReferenceTokens(0)) { try SamplerSettings(shiftReferenceTokens: 0, seed: 1) }
+        #expect(throws: SamplerError.invalidRefineStrength(1.5)) { try SamplerSettings(seed: 1, refineStrength: 1.5) }
+        #expect(throws: SamplerError.invalidTokens(0)) { try Sampler(settings: SamplerSettings(seed: 1), tokens: 0) }
+        #expect(SamplerError.invalidSteps(0).description.contains("steps"))
+        #expect(SamplerError.invalidRefineStrength(1.5).description.contains("refineStrength"))
+    }
+
+    @Test func misuseGivesClearErrors() throws {
+        let plain = try Sampler(settings: SamplerSettings(steps: 3, seed: 1), tokens: 144)
+        let refining = try Sampler(settings: SamplerSettings(steps: 3, seed: 1, refineStrength: 0.5), tokens: 144)
+        #expect(throws: SamplerError.notARefinement) { try plain.refinementState(from: Self.target) }
+        #expect(throws: SamplerError.refinementNeedsStartLatent) { try refining.noiseState(shape: Self.shape) }
+        #expect(throws: SamplerError.invalidShape([2, 0, 3])) { try plain.noiseState(shape: [2, 0, 3]) }
+        let wrongShape = DenoiserFunction { _, _, _ in Tensor(zeros: [1]) }
+        #expect(throws: SamplerError.self) { try plain.sample(shape: Self.shape, denoiser: wrongShape) }
+        let nan = DenoiserFunction { x, _, _ in Tensor(repeating: .nan, shape: x.shape) }
+        #expect(throws: SamplerError.nonFiniteVelocity(time: 1)) { try plain.sample(shape: Self.shape, denoiser: nan) }
+    }
+}
