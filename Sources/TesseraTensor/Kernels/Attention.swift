@@ -132,15 +132,9 @@ public enum Attention {
                 c: scores, ldc: bk, beta: 0, alpha: scale)
             for i in 0..<nq {
                 let row = scores + i * bk
-                var top = runningMax[i]
-                for j in 0..<bk { top = max(top, row[j]) }
+                let top = FastMath.maximum(row, count: bk, start: runningMax[i])
                 let factor = runningMax[i] == -Float.infinity ? 0 : expf(runningMax[i] - top)
-                var sum: Float = 0
-                for j in 0..<bk {
-                    let p = expf(row[j] - top)
-                    row[j] = p
-                    sum += p
-                }
+                let sum = FastMath.expShiftedSum(row, count: bk, shift: top)
                 runningSum[i] = runningSum[i] * factor + sum
                 runningMax[i] = top
                 if factor != 1 { for c in 0..<dh { accumulator[i * dh + c] *= factor } }
