@@ -52,7 +52,8 @@ let package = Package(
         .target(
             name: "TesseraFarm",
             dependencies: [
-                "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraMedia", "TesseraStorage",
+                "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels", "TesseraSampling", "TesseraMedia",
+                "TesseraStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -62,7 +63,7 @@ let package = Package(
         .target(
             name: "TesseraCLI",
             dependencies: [
-                "TesseraFarm", "TesseraQueue", "TesseraPostgres",
+                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

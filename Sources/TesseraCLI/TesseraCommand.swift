@@ -16,7 +16,7 @@ public struct TesseraCommand: AsyncParsableCommand {
         version: version,
         subcommands: [
             EnqueueCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self, WorkersCommand.self,
-            WorkerCommand.self, CoordinatorCommand.self, MigrateCommand.self, DevCommand.self, DemoCommand.self,
+            WorkerCommand.self, CoordinatorCommand.self, MigrateCommand.self, DevCommand.self, DemoCommand.self, BenchCommand.self,
         ])
 
     public init() {}

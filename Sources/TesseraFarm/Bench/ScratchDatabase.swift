@@ -13,6 +13,7 @@ enum BenchSQL {
     static let reset = "TRUNCATE tessera.job_events, tessera.jobs, tessera.batches, tessera.workers RESTART IDENTITY"
     /// Fresh statistics after seeding, so both sides of a pair plan the claim the same way.
     static let analyze = "ANALYZE tessera.jobs, tessera.job_events, tessera.workers"
+    static let checkpoint = "CHECKPOINT"
     static let server = """
         SELECT current_setting('server_version') AS version, current_setting('max_connections')::int AS max_connections
         """

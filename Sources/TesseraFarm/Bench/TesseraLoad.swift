@@ -44,12 +44,12 @@ enum TesseraLoad {
         }
     }
 
-    static func run(conninfo: String, workers: Int, seconds: Double, lease: Double) throws -> LoadSample {
+    static func run(conninfo: String, workers: Int, seconds: Double, lease: Double, interrupt: Interrupt) throws -> LoadSample {
         let control = Control()
         for index in 0..<workers {
             control.finished.enter()
             let thread = Thread {
-                work(index: index, conninfo: conninfo, lease: lease, control: control)
+                work(index: index, conninfo: conninfo, lease: lease, control: control, interrupt: interrupt)
                 control.finished.leave()
             }
             thread.stackSize = 1 << 20
@@ -76,7 +76,7 @@ enum TesseraLoad {
     }
 
     /// One worker thread. Its connection lives and dies on this thread (connections are not Sendable).
-    private static func work(index: Int, conninfo: String, lease: Double, control: Control) {
+    private static func work(index: Int, conninfo: String, lease: Double, control: Control, interrupt: Interrupt) {
         let queue: JobQueue
         let workerID: Int64
         do {
@@ -99,7 +99,7 @@ enum TesseraLoad {
         var completed = 0
         var ranDry = false
         do {
-            while monotonicNanoseconds() < deadline, !control.abort.load(ordering: .relaxed) {
+            while monotonicNanoseconds() < deadline, !control.abort.load(ordering: .relaxed), !interrupt.requested {
                 let before = monotonicNanoseconds()
                 let jobs = try queue.claim(workerID: workerID, limit: 1, lease: lease)
                 claims.append(monotonicNanoseconds() - before)
