@@ -84,9 +84,13 @@ struct BenchCommand: ParsableCommand {
                     + "median of \(options.repeats) run(s); PostgreSQL \(report.serverVersion) (\(report.server) server).",
                 "Baseline: \(report.pgbenchVersion), the same claim_jobs/complete_job calls, -M \(options.pgbenchProtocol), "
                     + "same server, same run.",
-                "",
-                table.render(),
+                "RATIO is the median of the per-repeat Tessera/pgbench ratios (each pair run back to back), not the "
+                    + "quotient of the two median columns.",
             ]
+            if let load = report.loadAverage {
+                lines.append(String(format: "Load average (1 min) at start and end: %.1f, %.1f.", load[0], load[1]))
+            }
+            lines += ["", table.render()]
             if let latency = report.rows.first(where: \.latencyRun) {
                 lines.append("")
                 lines.append(String(

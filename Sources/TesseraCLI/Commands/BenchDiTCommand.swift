@@ -25,13 +25,17 @@ extension BenchCommand {
         @Flag(help: "Only the prototype and image cases (skips the 5 s 1920x1088 forward).")
         var quick = false
 
+        @Option(help: "Keep the weights and inputs in this folder (to profile a case with `tessera bench dit-case`).")
+        var keep: String?
+
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             Compute.setThreads(threads)
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-dit-\(getpid())")
+            let folder = keep.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-dit-\(getpid())")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
+            defer { if keep == nil { try? FileManager.default.removeItem(at: folder) } }
             let config = DiTConfig.small
             note("measuring the cblas_sgemm peak with \(threads) thread(s)")
             let peak = DiTBenchmark.sgemmPeak()

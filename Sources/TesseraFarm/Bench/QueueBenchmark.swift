@@ -79,6 +79,9 @@ public struct QueueBenchmarkReport: Sendable, Codable {
 
     public var startedAt: Date
     public var finishedAt: Date
+    /// The machine's 1-minute load average when the benchmark started and ended (nil where unknown): a
+    /// busy shared machine shows here, and in the spread of the per-repeat pairs.
+    public var loadAverage: [Double]?
     public var serverVersion: String
     public var pgbenchVersion: String
     /// "embedded" or "configured" (the server of TESSERA_DATABASE_URL).
@@ -129,8 +132,9 @@ public struct QueueBenchmark: Sendable {
         scratch: ScratchDatabase, pgbench: PgbenchLoad, interrupt: Interrupt, progress: (String) -> Void
     ) throws -> QueueBenchmarkReport {
         let startedAt = Date()
+        let loadAtStart = Self.loadAverage()
         let queue = JobQueue(connection: try PostgresConnection(scratch.conninfo, applicationName: "tessera-bench"))
-        guard let server = try queue.connection.query(BenchSQL.server).first else { throw BenchmarkError("SHOW failed") }
+        guard let server = try queue.connection.query(BenchSQL.server).first else { throw BenchmarkError("the server settings query returned nothing") }
         let maxConnections = try server.int("max_connections")
         let busiest = max(options.workers.max() ?? 0, options.latencyWorkers)
         guard busiest + 3 <= maxConnections else {
@@ -149,39 +153,9 @@ public struct QueueBenchmark: Sendable {
                 // Alternate which side goes first, so drift over time does not always favour the same side.
                 let order: [Side] = (repeatIndex + index) % 2 == 0 ? [.tessera, .pgbench] : [.pgbench, .tessera]
                 for side in order {
-                    for attempt in 1... {
-                        if interrupt.requested { throw BenchmarkError("interrupted") }
-                        try seed(queue, jobs: seeded)
-                        let sample: LoadSample
-                        switch side {
-                        case .tessera:
-                            sample = try TesseraLoad.run(
-                                conninfo: scratch.conninfo, workers: workers, seconds: Double(options.seconds),
-                                lease: options.lease, interrupt: interrupt)
-                        case .pgbench:
-                            let base = try registerWorkers(queue, count: workers)
-                            do {
-                                sample = try pgbench.run(
-                                    conninfo: scratch.conninfo, clients: workers, seconds: options.seconds,
-                                    workerBase: base, lease: options.lease)
-                            } catch where interrupt.requested {
-                                throw BenchmarkError("interrupted")  // pgbench got the same Ctrl-C
-                            }
-                        }
-                        if interrupt.requested { throw BenchmarkError("interrupted") }
-                        fastest[index] = max(fastest[index], sample.jobsPerSecond)
-                        let ranDry = side == .tessera ? sample.ranDry : (try queue.depth().byState[.queued] ?? 0) == 0
-                        if !ranDry {
-                            samples[side] = sample
-                            break
-                        }
-                        guard attempt < 4 else {
-                            throw BenchmarkError("the queue ran dry \(attempt) times with \(workers) workers; raise --jobs")
-                        }
-                        let more = max(seeded * 2, Int(fastest[index] * Double(options.seconds) * 1.5))
-                        progress("\(workers) workers: \(seeded) jobs ran out before the window ended; again with \(more)")
-                        seeded = more
-                    }
+                    samples[side] = try measure(
+                        side, workers: workers, seeded: &seeded, fastest: &fastest[index], queue: queue, scratch: scratch,
+                        pgbench: pgbench, interrupt: interrupt, progress: progress)
                 }
                 guard let tessera = samples[.tessera], let baseline = samples[.pgbench] else { continue }
                 let pair = QueueBenchmarkReport.Pair(
@@ -207,9 +181,56 @@ public struct QueueBenchmark: Sendable {
                 claimP99Ms: median(runs.map(\.claimP99Ms)), pairs: runs)
         }
         return QueueBenchmarkReport(
-            startedAt: startedAt, finishedAt: Date(), serverVersion: try server.string("version"),
+            startedAt: startedAt, finishedAt: Date(),
+            loadAverage: loadAtStart.flatMap { start in Self.loadAverage().map { [start, $0] } },
+            serverVersion: try server.string("version"),
             pgbenchVersion: pgbench.version(), server: database.isEmbedded ? "embedded" : "configured", options: options,
             goal: Self.goal, rows: rows)
+    }
+
+    /// One timed run of one side on a freshly seeded queue. A run that empties the queue before its window
+    /// ends is repeated with more jobs (`seeded` grows), since an empty queue measures nothing.
+    private func measure(
+        _ side: Side, workers: Int, seeded: inout Int, fastest: inout Double, queue: JobQueue, scratch: ScratchDatabase,
+        pgbench: PgbenchLoad, interrupt: Interrupt, progress: (String) -> Void
+    ) throws -> LoadSample {
+        let attempts = 4
+        for attempt in 1...attempts {
+            if interrupt.requested { throw BenchmarkError("interrupted") }
+            try seed(queue, jobs: seeded)
+            let sample: LoadSample
+            switch side {
+            case .tessera:
+                sample = try TesseraLoad.run(
+                    conninfo: scratch.conninfo, workers: workers, seconds: Double(options.seconds), lease: options.lease,
+                    interrupt: interrupt)
+            case .pgbench:
+                let base = try registerWorkers(queue, count: workers)
+                do {
+                    sample = try pgbench.run(
+                        conninfo: scratch.conninfo, clients: workers, seconds: options.seconds, workerBase: base,
+                        lease: options.lease)
+                } catch where interrupt.requested {
+                    throw BenchmarkError("interrupted")  // pgbench got the same Ctrl-C
+                }
+            }
+            if interrupt.requested { throw BenchmarkError("interrupted") }
+            fastest = max(fastest, sample.jobsPerSecond)
+            // pgbench cannot say whether a claim came back empty; an empty queue afterwards means some may have.
+            let ranDry = side == .tessera ? sample.ranDry : (try queue.depth().byState[.queued] ?? 0) == 0
+            guard ranDry else { return sample }
+            guard attempt < attempts else { break }
+            let more = max(seeded * 2, Int(fastest * Double(options.seconds) * 1.5))
+            progress("\(workers) workers: \(seeded) jobs ran out before the window ended; again with \(more)")
+            seeded = more
+        }
+        throw BenchmarkError("the queue ran dry \(attempts) times with \(workers) workers (last with \(seeded) jobs); raise --jobs")
+    }
+
+    /// The 1-minute load average from /proc/loadavg (Linux), nil elsewhere.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
     /// Empties the queue and enqueues `jobs` no-op jobs (the renderer never sees them), in batches.
