@@ -156,21 +156,23 @@ RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = tessera, pg_temp AS
 $$;
 
 -- Claim up to p_limit ready jobs, highest priority first, then oldest.
+-- The candidates are locked in a sub-select whose ids the UPDATE looks up by primary key: joining the
+-- UPDATE to a CTE let the planner (which cannot see p_limit inside the function) scan the whole table,
+-- history included, on every claim.
 CREATE FUNCTION tessera.claim_jobs(p_worker bigint, p_limit integer, p_lease_s double precision,
                                    p_now timestamptz DEFAULT NULL)
 RETURNS SETOF tessera.jobs LANGUAGE sql SECURITY DEFINER SET search_path = tessera, pg_temp AS $$
-    WITH candidates AS (
-        SELECT id FROM tessera.jobs
-        WHERE state = 'queued' AND run_after <= coalesce(p_now, now())
-        ORDER BY priority DESC, run_after, id
-        LIMIT p_limit
-        FOR UPDATE SKIP LOCKED
-    ), claimed AS (
+    WITH claimed AS (
         UPDATE tessera.jobs j
         SET state = 'running', attempt = j.attempt + 1, worker_id = p_worker,
             lease_expires_at = coalesce(p_now, now()) + make_interval(secs => p_lease_s),
             started_at = coalesce(j.started_at, coalesce(p_now, now())), progress = 0, stage = NULL
-        FROM candidates c WHERE j.id = c.id
+        WHERE j.id = ANY (ARRAY(
+            SELECT id FROM tessera.jobs
+            WHERE state = 'queued' AND run_after <= coalesce(p_now, now())
+            ORDER BY priority DESC, run_after, id
+            LIMIT p_limit
+            FOR UPDATE SKIP LOCKED))
         RETURNING j.*
     ), logged AS (
         INSERT INTO tessera.job_events (job_id, at, kind, from_state, to_state, worker_id, attempt)

@@ -55,7 +55,7 @@ struct PgbenchLoad {
             // pgbench expands a conninfo string or URL given as the database name.
             conninfo,
         ]
-        let (status, output) = try Self.runWithSignals(executable, arguments)
+        let (status, output) = try ChildProcess.run(executable, arguments)
         guard status == 0 else {
             throw BenchmarkError("pgbench with \(clients) clients exited with \(status):\n\(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
@@ -66,33 +66,6 @@ struct PgbenchLoad {
         }
         return LoadSample(
             jobsPerSecond: tps, completed: Int(processed), seconds: Double(seconds), claimNanoseconds: [], ranDry: false)
-    }
-
-    /// Runs a program from a fresh thread that blocks only SIGINT and SIGTERM. Swift's concurrency threads block
-    /// every signal and a spawned child inherits the mask: pgbench then never sees the SIGALRM that ends its
-    /// `-T` window (seen here: a 2-second run still going after ten minutes). SIGINT and SIGTERM stay blocked
-    /// so that this thread does not take them from `Interrupt`'s signal source; pgbench then ends a Ctrl-C'd
-    /// run at its `-T` (a few seconds) and the benchmark stops after it.
-    static func runWithSignals(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        final class Outcome: Sendable {
-            let value = Mutex<Result<(status: Int32, output: String), any Error>?>(nil)
-            let done = DispatchSemaphore(value: 0)
-        }
-        let outcome = Outcome()
-        let thread = Thread {
-            var mask = sigset_t()
-            sigemptyset(&mask)
-            sigaddset(&mask, SIGINT)
-            sigaddset(&mask, SIGTERM)
-            pthread_sigmask(SIG_SETMASK, &mask, nil)
-            let result = Result { try ChildProcess.run(executable, arguments) }
-            outcome.value.withLock { $0 = result }
-            outcome.done.signal()
-        }
-        thread.start()
-        outcome.done.wait()
-        guard let result = outcome.value.withLock({ $0 }) else { throw BenchmarkError("pgbench left no result") }
-        return try result.get()
     }
 
     /// The number that follows `label` in pgbench's report, e.g. "tps = 1234.5 (without initial connection time)".

@@ -29,8 +29,22 @@ public final class ChildProcess: @unchecked Sendable {
             argv.forEach { free($0) }
             env.forEach { free($0) }
         }
+        // The child starts with no signal blocked and default handlers: threads of Swift concurrency block
+        // every signal, and a child inheriting that mask never sees SIGALRM or SIGTERM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var child: pid_t = 0
-        let result = posix_spawn(&child, program, &actions, nil, argv, env)
+        let result = posix_spawn(&child, program, &actions, &attributes, argv, env)
         guard result == 0 else {
             throw EmbeddedPostgresError(message: "cannot start \(executable): \(String(cString: strerror(result)))")
         }
