@@ -62,18 +62,31 @@ public final class PostgresConnection {
         return Int(PQbackendPID(handle))
     }
 
-    /// Runs one statement with bound parameters and returns its rows.
+    /// Statements prepared on this session, by SQL text: each is parsed once, then only bound and run.
+    private var prepared: [String: String] = [:]
+
+    /// Runs one statement with bound parameters and returns its rows. The statement is prepared on first
+    /// use in this session and reused after (the queue's statements are a fixed set of named constants).
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresRows {
         let handle = try liveHandle()
+        let name = try preparedName(sql, parameterCount: parameters.count, handle: handle)
         let texts = parameters.map { $0.postgresText }
         let cValues: [UnsafeMutablePointer<CChar>?] = texts.map { $0.map { strdup($0) } ?? nil }
         defer { cValues.forEach { free($0) } }
         let pointers: [UnsafePointer<CChar>?] = cValues.map { $0.map { UnsafePointer($0) } }
         let result = pointers.withUnsafeBufferPointer { values in
-            PQexecParams(handle, sql, Int32(texts.count), nil, values.baseAddress, nil, nil, 0)
+            PQexecPrepared(handle, name, Int32(texts.count), values.baseAddress, nil, nil, 0)
         }
         return try consume(result, handle: handle)
+    }
+
+    private func preparedName(_ sql: String, parameterCount: Int, handle: OpaquePointer) throws -> String {
+        if let name = prepared[sql] { return name }
+        let name = "tessera_\(prepared.count + 1)"
+        _ = try consume(PQprepare(handle, name, sql, Int32(parameterCount), nil), handle: handle)
+        prepared[sql] = name
+        return name
     }
 
     /// Runs a script of one or more statements without parameters (migrations, LISTEN).

@@ -1,24 +1,31 @@
 import Dispatch
 import Synchronization
 
-/// The engine's one thread setting. Kernels either hand a whole product to OpenBLAS (which then uses
-/// `threads` threads) or split their own work into `threads` chunks — never both at once: a kernel that
-/// runs its own parallel loop sets BLAS to one thread for its duration (see `Compute.parallel`).
+/// The engine's one thread setting and its one thread pool. OpenBLAS is kept to a single thread and every
+/// kernel splits its own work into chunks run on `threads` threads (large products are split by rows,
+/// each chunk one single-threaded `cblas_sgemm`). Measured here: letting OpenBLAS run its own threads
+/// between kernels that use ours left its idle threads spinning on the two cores and the DiT forward ran at
+/// a fifth of the sgemm peak.
 public enum Compute {
     private static let configured = Atomic<Int>(1)
 
-    /// The thread count every kernel uses.
-    public static var threads: Int { configured.load(ordering: .relaxed) }
+    /// Holds OpenBLAS to one thread from the first use of the engine on.
+    private static let singleThreadedBLAS: Void = BLAS.setThreadCount(1)
 
-    /// Sets the thread count for kernels and for OpenBLAS.
-    public static func setThreads(_ count: Int) {
-        let count = max(1, count)
-        configured.store(count, ordering: .relaxed)
-        BLAS.setThreadCount(count)
+    /// The thread count every kernel uses.
+    public static var threads: Int {
+        _ = singleThreadedBLAS
+        return configured.load(ordering: .relaxed)
     }
 
-    /// Runs `body(chunk)` for `chunk` in `0..<chunks` on up to `threads` threads, with OpenBLAS held to one
-    /// thread meanwhile so BLAS calls inside `body` do not nest thread pools.
+    /// Sets the thread count for kernels (OpenBLAS itself stays at one thread).
+    public static func setThreads(_ count: Int) {
+        configured.store(max(1, count), ordering: .relaxed)
+        BLAS.setThreadCount(1)
+    }
+
+    /// Runs `body(chunk)` for `chunk` in `0..<chunks` on up to `threads` threads. Not to be nested: a
+    /// `body` calls only serial kernels (single-threaded BLAS included).
     public static func parallel(_ chunks: Int, _ body: (Int) -> Void) {
         guard chunks > 0 else { return }
         let workers = min(threads, chunks)
@@ -26,8 +33,6 @@ public enum Compute {
             for chunk in 0..<chunks { body(chunk) }
             return
         }
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(threads) }
         withoutActuallyEscaping(body) { body in
             // The chunks write disjoint parts of their outputs; the caller guarantees it.
             nonisolated(unsafe) let body = body

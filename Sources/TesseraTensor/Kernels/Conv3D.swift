@@ -76,7 +76,7 @@ public enum Conv3D {
                                 if let bias {
                                     for p in 0..<(rows * wo) { for o in 0..<co { target[p * co + o] = bias.storage[o] } }
                                 }
-                                Linear.gemm(
+                                Linear.parallelGemm(
                                     m: rows * wo, n: co, k: k, a: cp, lda: k, transposeA: false, b: wp.baseAddress!, ldb: k,
                                     transposeB: true, c: target, ldc: co, beta: bias == nil ? 0 : 1)
                             }

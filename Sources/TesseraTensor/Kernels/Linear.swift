@@ -1,7 +1,7 @@
 import COpenBLAS
 
-/// Matrix products. Above `blasThreshold` multiply-adds they go to `cblas_sgemm` (with `Compute.threads`
-/// threads); below it a plain loop is faster than the BLAS call overhead.
+/// Matrix products. Above `blasThreshold` multiply-adds they go to single-threaded `cblas_sgemm`, split by
+/// rows over `Compute.threads` (see `Compute`); below it a plain loop is faster than the BLAS call.
 public enum Linear {
     /// Products smaller than this (m·n·k) use the plain loop.
     public static let blasThreshold = 32 * 32 * 32
@@ -30,10 +30,30 @@ public enum Linear {
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
-                    gemm(m: m, n: n, k: k, a: a.baseAddress!, lda: transposeA ? m : k, transposeA: transposeA,
-                         b: b.baseAddress!, ldb: transposeB ? k : n, transposeB: transposeB, c: c.baseAddress!, ldc: n, beta: beta)
+                    parallelGemm(m: m, n: n, k: k, a: a.baseAddress!, lda: transposeA ? m : k, transposeA: transposeA,
+                                 b: b.baseAddress!, ldb: transposeB ? k : n, transposeB: transposeB, c: c.baseAddress!, ldc: n, beta: beta)
                 }
             }
+        }
+    }
+
+    /// The pointer form split into one block of rows of C per thread (each a single-threaded product).
+    public static func parallelGemm(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: UnsafePointer<Float>, ldb: Int,
+        transposeB: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0
+    ) {
+        let threads = Compute.threads
+        guard threads > 1, m >= 2 * threads, m * n * k >= 8 * blasThreshold else {
+            gemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, beta: beta)
+            return
+        }
+        let rows = (m + threads - 1) / threads
+        Compute.parallel(threads) { chunk in
+            let start = chunk * rows, count = min(rows, m - start)
+            guard count > 0 else { return }
+            gemm(
+                m: count, n: n, k: k, a: transposeA ? a + start : a + start * lda, lda: lda, transposeA: transposeA,
+                b: b, ldb: ldb, transposeB: transposeB, c: c + start * ldc, ldc: ldc, beta: beta)
         }
     }
 
