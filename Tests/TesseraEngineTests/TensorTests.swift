@@ -114,3 +114,18 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
         #expect(FastMath.exp(SIMD8(repeating: 0)) == SIMD8(repeating: 1))
     }
 }
+
+@Suite struct ActivationAccuracyTests {
+    // GELU and SiLU through the vectorized exponential: within 1e-6 of the Double formulas over [-12, 12].
+    @Test func geluAndSiluMatchTheFormulas() {
+        let xs = stride(from: -12.0, through: 12.0, by: 0.0173).map { Float($0) }
+        let x = Tensor(shape: [xs.count], storage: xs)
+        let gelu = Elementwise.gelu(x), silu = Elementwise.silu(x)
+        for (i, v) in xs.enumerated() {
+            let d = Double(v)
+            let expectedGelu = 0.5 * d * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d)))
+            #expect(abs(Double(gelu.storage[i]) - expectedGelu) < 1e-6 * max(1, abs(d)), "gelu(\(v))")
+            #expect(abs(Double(silu.storage[i]) - d / (1 + Foundation.exp(-d))) < 1e-6 * max(1, abs(d)), "silu(\(v))")
+        }
+    }
+}

@@ -77,15 +77,28 @@ public enum Elementwise {
         return y
     }
 
-    /// GELU, tanh form.
+    /// Applies a SIMD8 function to every element, in parallel chunks.
+    static func mapSIMD(_ x: Tensor, _ f: (SIMD8<Float>) -> SIMD8<Float>) -> Tensor {
+        var y = x
+        let chunk = 16_384
+        y.storage.withUnsafeMutableBufferPointer { ys in
+            let p = ys.baseAddress!, count = ys.count
+            Compute.parallel((count + chunk - 1) / chunk) { c in
+                FastMath.apply(p + c * chunk, count: min(chunk, count - c * chunk), f)
+            }
+        }
+        return y
+    }
+
+    /// GELU, tanh form: `0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))`.
     public static func gelu(_ x: Tensor) -> Tensor {
         let k: Float = (2 / Float.pi).squareRoot()
-        return map(x) { v in 0.5 * v * (1 + tanhf(k * (v + 0.044715 * v * v * v))) }
+        return mapSIMD(x) { v in 0.5 * v * (1 + FastMath.tanh(k * (v + 0.044715 * v * v * v))) }
     }
 
     /// SiLU: `x·sigmoid(x)`.
     public static func silu(_ x: Tensor) -> Tensor {
-        map(x) { v in v / (1 + expf(-v)) }
+        mapSIMD(x) { v in v / (1 + FastMath.exp(-v)) }
     }
 
     /// Softmax over the last dimension, max-subtracted.

@@ -6,8 +6,15 @@
 /// 3e-7, about 2.5 float32 ulps (tested against `exp` in Double). Inputs below −87 give 0, as softmax needs.
 public enum FastMath {
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        // Clamp with comparisons: the generic pointwise min/max and Float→Int32 conversions of SIMD8 are
+        // not vectorized (they showed up as the top symbols of a profile).
+        var clamped = x.replacing(with: SIMD8(repeating: -87.3), where: x .< -87.3)
+        clamped = clamped.replacing(with: SIMD8(repeating: 88.3), where: clamped .> 88.3)
+        // n = round(x·log2 e): adding 1.5·2²³ rounds to nearest-even and leaves n in the low mantissa bits.
+        let magic: Float = 12_582_912
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        let nBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
         // r = x − n·ln2, with ln2 = 0.693359375 − 2.12194440e-4 so the first product is exact.
         var r = clamped - n * 0.693_359_375
         r = r + n * 2.121_944_4e-4
@@ -19,10 +26,32 @@ public enum FastMath {
         p = p * r + 1
         p = p * r + 1
         // 2ⁿ through the exponent bits.
-        let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
-        let scaled = p * unsafeBitCast(bits, to: SIMD8<Float>.self)
-        return x.replacing(with: SIMD8(repeating: 0), where: x .< -87.3)
-            .replacing(with: scaled, where: x .>= -87.3)
+        let scaled = p * unsafeBitCast((nBits &+ 127) &<< 23, to: SIMD8<Float>.self)
+        return scaled.replacing(with: SIMD8(repeating: 0), where: x .< -87.3)
+    }
+
+    /// `tanh(u) = 1 − 2/(exp(2u) + 1)`, with `u` clamped to ±9 where tanh is ±1 in float32.
+    public static func tanh(_ u: SIMD8<Float>) -> SIMD8<Float> {
+        var clamped = u.replacing(with: SIMD8(repeating: -9), where: u .< -9)
+        clamped = clamped.replacing(with: SIMD8(repeating: 9), where: clamped .> 9)
+        return 1 - 2 / (exp(2 * clamped) + 1)
+    }
+
+    /// Applies a SIMD8 function to `count` floats in place (the tail through a padded lane group).
+    @inline(__always)
+    public static func apply(_ values: UnsafeMutablePointer<Float>, count: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+        var j = 0
+        while j + 8 <= count {
+            let v = f(UnsafeRawPointer(values + j).loadUnaligned(as: SIMD8<Float>.self))
+            UnsafeMutableRawPointer(values + j).storeBytes(of: v, as: SIMD8<Float>.self)
+            j += 8
+        }
+        if j < count {
+            var lane = SIMD8<Float>(repeating: 0)
+            for i in 0..<(count - j) { lane[i] = values[j + i] }
+            let v = f(lane)
+            for i in 0..<(count - j) { values[j + i] = v[i] }
+        }
     }
 
     /// `row[j] = exp(row[j] − shift)` for `count` values, returning their sum.
