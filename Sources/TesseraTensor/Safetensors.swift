@@ -119,6 +119,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         default:
             throw SafetensorsError.unsupportedType(path: path, name: name, dtype: entry.dtype)
         }
+        // The copy is made: let the kernel drop the mapped pages so the file is not counted twice in RSS.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (dataStart + entry.begin) / page * page, last = dataStart + entry.end
+        madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED)
         return Tensor(shape: entry.shape, storage: values)
     }
 
