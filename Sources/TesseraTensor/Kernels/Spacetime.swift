@@ -7,55 +7,45 @@ public enum Spacetime {
     /// order, each patch vector in (dt, dh, dw, c) order.
     public static func patchify(_ x: Tensor, patch: (Int, Int, Int)) -> Tensor {
         let (f, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (pt, ph, pw) = patch
-        precondition(f % pt == 0 && h % ph == 0 && w % pw == 0, "patchify: latent \(x.shape) is not divisible by patch \(patch)")
-        let (ft, hp, wp) = (f / pt, h / ph, w / pw)
-        let p = pt * ph * pw * c
-        var out = Tensor(zeros: [ft * hp * wp, p])  // [T, P]
-        var token = 0
-        for a in 0..<ft {
-            for b in 0..<hp {
-                for d in 0..<wp {
-                    var o = token * p
-                    for dt in 0..<pt {
-                        for dy in 0..<ph {
-                            let source = (((a * pt + dt) * h + b * ph + dy) * w + d * pw) * c
-                            for i in 0..<(pw * c) { out.storage[o + i] = x.storage[source + i] }
-                            o += pw * c
-                        }
-                    }
-                    token += 1
-                }
-            }
+        precondition(f % patch.0 == 0 && h % patch.1 == 0 && w % patch.2 == 0, "patchify: latent \(x.shape) is not divisible by patch \(patch)")
+        let tokens = (f / patch.0) * (h / patch.1) * (w / patch.2)
+        var out = Tensor(zeros: [tokens, patch.0 * patch.1 * patch.2 * c])  // [T, P]
+        movePatches(latentShape: x.shape, patch: patch) { latent, token, count in
+            out.storage[token..<(token + count)] = x.storage[latent..<(latent + count)]
         }
         return out
     }
 
     /// The inverse of `patchify`: tokens `[T, P]` back to a latent `[F, H, W, C]`.
     public static func unpatchify(_ tokens: Tensor, shape: [Int], patch: (Int, Int, Int)) -> Tensor {
+        let count = (shape[0] / patch.0) * (shape[1] / patch.1) * (shape[2] / patch.2)
+        precondition(tokens.shape == [count, patch.0 * patch.1 * patch.2 * shape[3]], "unpatchify: tokens \(tokens.shape) for latent \(shape)")
+        var out = Tensor(zeros: shape)  // [F, H, W, C]
+        movePatches(latentShape: shape, patch: patch) { latent, token, count in
+            out.storage[latent..<(latent + count)] = tokens.storage[token..<(token + count)]
+        }
+        return out
+    }
+
+    /// Visits every contiguous run shared by a latent and its patch tokens: `move(latentOffset,
+    /// tokenOffset, count)`, one patch row (`pw·C` values) at a time.
+    static func movePatches(latentShape shape: [Int], patch: (Int, Int, Int), _ move: (Int, Int, Int) -> Void) {
         let (f, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         let (pt, ph, pw) = patch
-        let (ft, hp, wp) = (f / pt, h / ph, w / pw)
-        let p = pt * ph * pw * c
-        precondition(tokens.shape == [ft * hp * wp, p], "unpatchify: tokens \(tokens.shape) for latent \(shape)")
-        var out = Tensor(zeros: shape)  // [F, H, W, C]
-        var token = 0
-        for a in 0..<ft {
-            for b in 0..<hp {
-                for d in 0..<wp {
-                    var o = token * p
+        let run = pw * c
+        var tokenOffset = 0
+        for a in 0..<(f / pt) {
+            for b in 0..<(h / ph) {
+                for d in 0..<(w / pw) {
                     for dt in 0..<pt {
                         for dy in 0..<ph {
-                            let target = (((a * pt + dt) * h + b * ph + dy) * w + d * pw) * c
-                            for i in 0..<(pw * c) { out.storage[target + i] = tokens.storage[o + i] }
-                            o += pw * c
+                            move((((a * pt + dt) * h + b * ph + dy) * w + d * pw) * c, tokenOffset, run)
+                            tokenOffset += run
                         }
                     }
-                    token += 1
                 }
             }
         }
-        return out
     }
 
     /// Cosines and sines of the 3D rotary embedding for a token grid.  → two `[T, Dh/2]` tables.
