@@ -89,10 +89,14 @@ public final class Worker: Service, Sendable {
 
         let heartbeats = HeartbeatLoop(worker: self, workerID: id, logger: log)
         let heartbeatThread = heartbeats.start()
-        defer {
+        var heartbeatsStopped = false
+        func stopHeartbeats() {
+            guard !heartbeatsStopped else { return }
+            heartbeatsStopped = true
             heartbeats.finish()
             heartbeatThread.wait()
         }
+        defer { stopHeartbeats() }
 
         while !stopRequested {
             let started = DispatchTime.now()
@@ -109,6 +113,8 @@ public final class Worker: Service, Sendable {
             let count = processed.wrappingAdd(1, ordering: .relaxed).newValue
             if let maxJobs = options.maxJobs, count >= maxJobs { break }
         }
+        // The heartbeat thread ends first: a beat after this one would mark the worker alive again.
+        stopHeartbeats()
         _ = try? session.run({ try $0.workerHeartbeat(id, stopping: true) }, giveUp: { true })
         log.info("worker stopped", metadata: ["jobs": "\(jobsProcessed)"])
     }
