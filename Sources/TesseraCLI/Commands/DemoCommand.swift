@@ -42,10 +42,11 @@ struct DemoCommand: ParsableCommand {
         let outcome = try queue.enqueue(BatchRequest(name: name, contentHash: name, jobs: specs))
         print("==> enqueued batch \(outcome.batchID) \"\(name)\": \(outcome.jobIDs.count) jobs from \(specs.count) prompt lines")
         print("""
-            ==> NOT THERE YET: the model (DiT engine, VAE, text encoder), the MP4 writer and the object store come \
-            with issues 3 to 7. This run renders with the farm's TEST renderer, which makes no video: it walks \
-            each job through claim, heartbeats, progress and completion so you can see the farm work. The \
-            production `tessera worker` refuses jobs with a clear error until the video renderer exists.
+            ==> NOT THERE YET: the diffusion engine exists (DiT, sampler: `tessera bench dit`), but the VAE, the \
+            text encoder, trained weights, the MP4 writer and the object store come with issues 4 to 7. This run \
+            renders with the farm's TEST renderer, which makes no video: it walks each job through claim, \
+            heartbeats, progress and completion so you can see the farm work. The production `tessera worker` \
+            refuses jobs with a clear error until the video renderer exists.
             """)
 
         let options = try WorkerOptions(lease: 15, heartbeatInterval: 0.5, pollInterval: 0.5, exitWhenIdle: true)

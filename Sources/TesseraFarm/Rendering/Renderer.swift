@@ -90,7 +90,7 @@ public struct VideoRenderer: Renderer {
 
     public func render(_ job: Job, context: RenderContext) throws -> RenderOutput {
         throw RenderError(
-            "the video renderer is not built yet: it needs the DiT engine, VAE, text encoder, MP4 writer and object store (issues 3 to 7)",
+            "the video renderer is not built yet: it needs the VAE, text encoder, trained weights, MP4 writer and object store (issues 4 to 7)",
             retryable: false)
     }
 }
