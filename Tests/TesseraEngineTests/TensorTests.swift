@@ -111,6 +111,13 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
         }
         #expect(worst < 3e-7, "worst relative error \(worst)")
         #expect(FastMath.exp(SIMD8(repeating: -200)) == SIMD8(repeating: 0))
+        // The scalar-loop form the softmax uses: same bound, and the sum it returns.
+        var row = (0..<37).map { Float($0) * 2.5 - 60 }
+        let shift: Float = 20
+        let expected = row.map { Foundation.exp(Double($0 - shift)) }
+        let sum = row.withUnsafeMutableBufferPointer { FastMath.expShiftedSum($0.baseAddress!, count: 37, shift: shift) }
+        for (value, exact) in zip(row, expected) { #expect(abs(Double(value) - exact) <= 3e-7 * exact) }
+        #expect(abs(Double(sum) - expected.reduce(0, +)) <= 1e-6 * expected.reduce(0, +))
         #expect(FastMath.exp(SIMD8(repeating: 0)) == SIMD8(repeating: 1))
     }
 }

@@ -26,8 +26,8 @@ public enum Attention {
     }
 
     /// Query rows per tile and key rows per tile.
-    static let queryBlock = 64
-    static let keyBlock = 256
+    static let queryBlock = 128
+    static let keyBlock = 512
 
     /// `softmax(q·kᵀ/sqrt(Dh))·v` per head; `q [Tq, D]`, `k, v [Tk, D]`; keys at or past `keyLength` are
     /// masked (a padded caption).  → `[Tq, D]`

@@ -54,25 +54,37 @@ public enum FastMath {
         }
     }
 
-    /// `row[j] = exp(row[j] − shift)` for `count` values, returning their sum.
+    /// `row[j] = exp(row[j] − shift)` for `count` values, returning their sum. The same arithmetic as
+    /// `exp(SIMD8)` written as a branch-free scalar loop, which LLVM vectorizes (a measured 1.9 ns per value
+    /// through the SIMD8 function, whose mask selects stayed generic); the sum is a second, SIMD8 pass.
     @inline(__always)
     public static func expShiftedSum(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+        for j in 0..<count {
+            var x = row[j] - shift
+            x = x < -87.3 ? -87.3 : x
+            let shifted = x * 1.442_695_04 + 12_582_912
+            let n = shifted - 12_582_912
+            var r = x - n * 0.693_359_375
+            r = r + n * 2.121_944_4e-4
+            var p: Float = 1.0 / 720
+            p = p * r + 1.0 / 120
+            p = p * r + 1.0 / 24
+            p = p * r + 1.0 / 6
+            p = p * r + 0.5
+            p = p * r + 1
+            p = p * r + 1
+            let exponent = (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23
+            row[j] = p * Float(bitPattern: exponent)
+        }
         var sum = SIMD8<Float>(repeating: 0)
         var j = 0
-        let s = SIMD8<Float>(repeating: shift)
         while j + 8 <= count {
-            let v = exp(UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) - s)
-            UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: SIMD8<Float>.self)
-            sum += v
+            sum += UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
             j += 8
         }
         var total = sum.sum()
         while j < count {
-            var lane = SIMD8<Float>(repeating: -100)
-            lane[0] = row[j] - shift
-            let v = exp(lane)[0]
-            row[j] = v
-            total += v
+            total += row[j]
             j += 1
         }
         return total
