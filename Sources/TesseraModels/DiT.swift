@@ -25,16 +25,7 @@ public final class DiT: @unchecked Sendable {
     /// Builds the network from weights whose names and shapes must match the config exactly.
     public init(config: DiTConfig, weights: [String: Tensor]) throws {
         try config.validate()
-        let expected = config.expectedWeights
-        let missing = expected.keys.filter { weights[$0] == nil }.sorted()
-        let extra = weights.keys.filter { expected[$0] == nil }.sorted()
-        let misshaped = expected.compactMap { name, shape -> String? in
-            guard let tensor = weights[name], tensor.shape != shape else { return nil }
-            return "\(name) is \(tensor.shape), expected \(shape)"
-        }.sorted()
-        if !missing.isEmpty || !extra.isEmpty || !misshaped.isEmpty {
-            throw SafetensorsError.mismatch(path: "DiT weights", missing: missing, extra: extra, misshaped: misshaped)
-        }
+        try SafetensorsFile.check(actual: weights.mapValues(\.shape), expected: config.expectedWeights, path: "DiT weights")
         self.config = config
         self.weights = weights
     }

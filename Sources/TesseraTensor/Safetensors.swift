@@ -129,11 +129,16 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Checks the file holds exactly the expected tensors with the expected shapes; the error lists every
     /// missing, extra and mis-shaped name.
     public func check(expected: [String: [Int]]) throws {
-        let missing = expected.keys.filter { entries[$0] == nil }.sorted()
-        let extra = entries.keys.filter { expected[$0] == nil }.sorted()
+        try Self.check(actual: entries.mapValues(\.shape), expected: expected, path: path)
+    }
+
+    /// Compares tensor shapes by name; the error lists every missing, extra and mis-shaped name.
+    public static func check(actual: [String: [Int]], expected: [String: [Int]], path: String) throws {
+        let missing = expected.keys.filter { actual[$0] == nil }.sorted()
+        let extra = actual.keys.filter { expected[$0] == nil }.sorted()
         let misshaped = expected.compactMap { name, shape -> String? in
-            guard let entry = entries[name], entry.shape != shape else { return nil }
-            return "\(name) is \(entry.shape), expected \(shape)"
+            guard let found = actual[name], found != shape else { return nil }
+            return "\(name) is \(found), expected \(shape)"
         }.sorted()
         if !missing.isEmpty || !extra.isEmpty || !misshaped.isEmpty {
             throw SafetensorsError.mismatch(path: path, missing: missing, extra: extra, misshaped: misshaped)
