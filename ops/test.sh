@@ -31,6 +31,7 @@ env -u TESSERA_DATABASE_URL TESSERA_HOME="$state" .build/debug/tessera dev up
 export TESSERA_TEST_PG="host=$state/postgres/run user=tessera"
 export TESSERA_BIN="$PWD/.build/debug/tessera"
 export TESSERA_MIGRATIONS="$PWD/migrations"
+export TESSERA_TEXT_ENCODER="$PWD/models/all-MiniLM-L6-v2"   # installed by ops/setup.sh
 
 say "running the tests"
 swift test --skip-build "$@"
