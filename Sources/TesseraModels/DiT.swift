@@ -87,72 +87,85 @@ public final class DiT: @unchecked Sendable {
             grid: grid, dims: (config.ropeDims[0], config.ropeDims[1], config.ropeDims[2]), referenceTokens: config.ropeReferenceTokens)
         var blockOutputs: [Tensor] = []
 
+        // Buffers reused by every block; the residual stream `h` is updated in place.
+        let tokens = h.rows
+        var normed = Tensor(uninitialized: [tokens, d])
+        var qkv = Tensor(uninitialized: [tokens, 3 * d])
+        var attended = Tensor(uninitialized: [tokens, d])
+        var crossQuery = Tensor(uninitialized: [tokens, d])
+        var hidden = Tensor(uninitialized: [min(tokens, Self.mlpChunk), config.mlpRatio * d])
+
         for i in 0..<config.depth {
             let b = "blocks.\(i)."
+            // adaLN-Zero: shift, scale and gate for attention, then for the MLP.
             let m = linear(siluC, b + "adaLN_modulation.1").storage  // [6D]
-            func part(_ k: Int) -> Tensor { Tensor(shape: [d], storage: Array(m[(k * d)..<((k + 1) * d)])) }
+            func part(_ k: Int) -> [Float] { Array(m[(k * d)..<((k + 1) * d)]) }
+            func onePlus(_ k: Int) -> [Float] { part(k).map { 1 + $0 } }
 
-            // Self-attention with QK-norm and rotary positions.
-            let a = Elementwise.modulate(Elementwise.layerNorm(h), shift: part(0), scale: part(1))
-            let qkv = linear(a, b + "attn.qkv")  // [T, 3D]
-            var (q, k, v) = split3(qkv, d)  // each [T, D]
-            q = Spacetime.applyRope(Elementwise.rmsNorm(q, weight: w(b + "attn.q_norm.weight")), heads: heads, cos: rope.cos, sin: rope.sin)
-            k = Spacetime.applyRope(Elementwise.rmsNorm(k, weight: w(b + "attn.k_norm.weight")), heads: heads, cos: rope.cos, sin: rope.sin)
-            let attended = Attention.selfAttention(q: q, k: k, v: v, heads: heads, grid: grid, layout: layout)
-            h = Elementwise.addScaled(h, linear(attended, b + "attn.proj"), gate: part(2))
+            // Self-attention with QK-norm and rotary positions; the gate is folded into the output projection.
+            Elementwise.layerNorm(h, multiplier: onePlus(1), offset: part(0), into: &normed)
+            Linear.forward(normed, weight: w(b + "attn.qkv.weight"), bias: w(b + "attn.qkv.bias"), into: &qkv)  // [T, 3D]
+            Spacetime.normalizeAndRotate(&qkv, columns: 0, width: d, heads: heads, weight: w(b + "attn.q_norm.weight"), cos: rope.cos, sin: rope.sin)
+            Spacetime.normalizeAndRotate(&qkv, columns: d, width: d, heads: heads, weight: w(b + "attn.k_norm.weight"), cos: rope.cos, sin: rope.sin)
+            Attention.selfAttention(qkv: qkv, heads: heads, grid: grid, layout: layout, into: &attended)
+            let (projection, projectionBias) = gated(b + "attn.proj", by: part(2))
+            Linear.forward(attended, weight: projection, bias: projectionBias, into: &h, accumulate: true)
 
             // Cross-attention to the caption.
-            let normed = Elementwise.layerNorm(h, weight: w(b + "norm2.weight"), bias: w(b + "norm2.bias"))
-            let cq = Elementwise.rmsNorm(linear(normed, b + "cross.q"), weight: w(b + "cross.q_norm.weight"))
+            Elementwise.layerNorm(h, multiplier: w(b + "norm2.weight").storage, offset: w(b + "norm2.bias").storage, into: &normed)
+            Linear.forward(normed, weight: w(b + "cross.q.weight"), bias: w(b + "cross.q.bias"), into: &crossQuery)
+            Elementwise.rmsNorm(&crossQuery, weight: w(b + "cross.q_norm.weight"))
             let ck = Elementwise.rmsNorm(linear(text, b + "cross.k"), weight: w(b + "cross.k_norm.weight"))
             let cv = linear(text, b + "cross.v")
-            let crossed = Attention.attend(q: cq, k: ck, v: cv, heads: heads, keyLength: caption.length)
-            h = Elementwise.addScaled(h, linear(crossed, b + "cross.proj"))
+            Attention.attend(q: crossQuery, k: ck, v: cv, heads: heads, keyLength: caption.length, into: &attended)
+            Linear.forward(attended, weight: w(b + "cross.proj.weight"), bias: w(b + "cross.proj.bias"), into: &h, accumulate: true)
 
-            // MLP, a chunk of tokens at a time so the 4D-wide hidden layer stays small.
-            let u = Elementwise.modulate(Elementwise.layerNorm(h), shift: part(3), scale: part(4))
-            h = Elementwise.addScaled(h, mlp(u, prefix: b), gate: part(5))
+            // MLP, a chunk of tokens at a time so the 4D-wide hidden layer stays small; gate folded into fc2.
+            Elementwise.layerNorm(h, multiplier: onePlus(4), offset: part(3), into: &normed)
+            let (fc2, fc2Bias) = gated(b + "mlp.fc2", by: part(5))
+            mlp(normed, fc1: b + "mlp.fc1", fc2: fc2, fc2Bias: fc2Bias, hidden: &hidden, into: &h)
             if keepBlockOutputs { blockOutputs.append(h) }
         }
 
         let final = linear(siluC, "final_layer.adaLN_modulation.1").storage  // [2D]
-        let shift = Tensor(shape: [d], storage: Array(final[0..<d])), scale = Tensor(shape: [d], storage: Array(final[d..<(2 * d)]))
-        let out = linear(Elementwise.modulate(Elementwise.layerNorm(h), shift: shift, scale: scale), "final_layer.linear")  // [T, P]
+        Elementwise.layerNorm(h, multiplier: final[d..<(2 * d)].map { 1 + $0 }, offset: Array(final[0..<d]), into: &normed)
+        let out = linear(normed, "final_layer.linear")  // [T, P]
         return (Spacetime.unpatchify(out, shape: x.shape, patch: (p[0], p[1], p[2])), c, blockOutputs)
+    }
+
+    /// A linear layer whose output is multiplied by a per-output `gate`: `gate ⊙ (x·wᵀ + b)` is
+    /// `x·(diag(gate)·w)ᵀ + gate ⊙ b`, so the gate costs one pass over the weight instead of one over
+    /// the activations.
+    func gated(_ name: String, by gate: [Float]) -> (weight: Tensor, bias: Tensor) {
+        var weight = w(name + ".weight"), bias = w(name + ".bias")
+        let inputs = weight.shape[1]
+        weight.storage.withUnsafeMutableBufferPointer { ws in
+            for (o, g) in gate.enumerated() { FastMath.scale(ws.baseAddress! + o * inputs, count: inputs, by: g) }
+        }
+        for (o, g) in gate.enumerated() { bias.storage[o] *= g }
+        return (weight, bias)
     }
 
     /// Tokens per MLP chunk: bounds the `[chunk, mlpRatio·D]` hidden activations.
     static let mlpChunk = 4096
 
-    func mlp(_ u: Tensor, prefix b: String) -> Tensor {
-        let d = config.hidden, tokens = u.rows
-        if tokens <= Self.mlpChunk {
-            return linear(Elementwise.gelu(linear(u, b + "mlp.fc1")), b + "mlp.fc2")
-        }
-        var out = Tensor(zeros: [tokens, d])
-        var start = 0
-        while start < tokens {
-            let n = min(Self.mlpChunk, tokens - start)
-            let chunk = Tensor(shape: [n, d], storage: Array(u.storage[(start * d)..<((start + n) * d)]))
-            let y = linear(Elementwise.gelu(linear(chunk, b + "mlp.fc1")), b + "mlp.fc2")
-            out.storage.replaceSubrange((start * d)..<((start + n) * d), with: y.storage)
-            start += n
-        }
-        return out
-    }
-
-    func split3(_ qkv: Tensor, _ d: Int) -> (Tensor, Tensor, Tensor) {
-        let t = qkv.rows
-        var parts = [Tensor(zeros: [t, d]), Tensor(zeros: [t, d]), Tensor(zeros: [t, d])]
-        for p in 0..<3 {
-            parts[p].storage.withUnsafeMutableBufferPointer { out in
-                qkv.storage.withUnsafeBufferPointer { source in
-                    for row in 0..<t {
-                        (out.baseAddress! + row * d).update(from: source.baseAddress! + row * 3 * d + p * d, count: d)
+    /// `out += fc2(gelu(fc1(u)))`, `mlpChunk` rows at a time through the `hidden` buffer.
+    func mlp(_ u: Tensor, fc1: String, fc2: Tensor, fc2Bias: Tensor, hidden: inout Tensor, into out: inout Tensor) {
+        let d = config.hidden, width = hidden.columns, tokens = u.rows
+        let fc1Weight = w(fc1 + ".weight"), fc1Bias = w(fc1 + ".bias")
+        u.storage.withUnsafeBufferPointer { us in
+            hidden.storage.withUnsafeMutableBufferPointer { hs in
+                out.storage.withUnsafeMutableBufferPointer { os in
+                    var start = 0
+                    while start < tokens {
+                        let n = min(Self.mlpChunk, tokens - start)
+                        Linear.apply(us.baseAddress! + start * d, rows: n, weight: fc1Weight, bias: fc1Bias, to: hs.baseAddress!, accumulate: false)
+                        Elementwise.gelu(hs.baseAddress!, count: n * width)
+                        Linear.apply(hs.baseAddress!, rows: n, weight: fc2, bias: fc2Bias, to: os.baseAddress! + start * d, accumulate: true)
+                        start += n
                     }
                 }
             }
         }
-        return (parts[0], parts[1], parts[2])
     }
 }

@@ -32,25 +32,71 @@ public enum Attention {
     /// `softmax(q·kᵀ/sqrt(Dh))·v` per head; `q [Tq, D]`, `k, v [Tk, D]`; keys at or past `keyLength` are
     /// masked (a padded caption).  → `[Tq, D]`
     public static func attend(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyLength: Int? = nil) -> Tensor {
+        var out = Tensor(uninitialized: [q.rows, q.columns])
+        attend(q: q, k: k, v: v, heads: heads, keyLength: keyLength, into: &out)
+        return out
+    }
+
+    /// `attend` into a preallocated `[Tq, D]` output.
+    public static func attend(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyLength: Int? = nil, into out: inout Tensor) {
         precondition(k.shape == v.shape && q.columns == k.columns && q.columns % heads == 0, "attention: q \(q.shape), k \(k.shape), v \(v.shape), heads \(heads)")
-        let keys = min(k.rows, keyLength ?? k.rows)
-        return run(q: q, k: k, v: v, heads: heads, groups: [Group(q: 0, k: 0, stride: 1, queries: q.rows, keys: keys)])
+        precondition(out.rows == q.rows && out.columns == q.columns, "attention: output \(out.shape) for q \(q.shape)")
+        let keys = min(k.rows, keyLength ?? k.rows), d = q.columns
+        let groups = [Group(q: 0, k: 0, stride: 1, queries: q.rows, keys: keys)]
+        withOperands(q, k, v, &out) { qp, kp, vp, op in
+            run(Operands(q: qp, ldq: d, k: kp, ldk: d, v: vp, ldv: d, out: op, ldo: d, width: d), heads: heads, groups: groups)
+        }
     }
 
     /// Self-attention over a token grid in the given layout.  → `[T, D]`
     public static func selfAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, grid: Grid, layout: Layout) -> Tensor {
-        precondition(q.rows == grid.count && k.rows == grid.count, "attention: \(q.rows) tokens for grid \(grid)")
+        precondition(q.shape == k.shape && k.shape == v.shape && q.rank == 2, "attention: q \(q.shape), k \(k.shape), v \(v.shape)")
+        let d = q.columns
+        var qkv = Tensor(uninitialized: [q.rows, 3 * d])
+        qkv.storage.withUnsafeMutableBufferPointer { packed in
+            for (part, source) in [q, k, v].enumerated() {
+                source.storage.withUnsafeBufferPointer { s in
+                    for row in 0..<q.rows {
+                        (packed.baseAddress! + row * 3 * d + part * d).update(from: s.baseAddress! + row * d, count: d)
+                    }
+                }
+            }
+        }
+        var out = Tensor(uninitialized: [q.rows, d])
+        selfAttention(qkv: qkv, heads: heads, grid: grid, layout: layout, into: &out)
+        return out
+    }
+
+    /// Self-attention with queries, keys and values packed side by side in `qkv [T, 3D]` (the layout of a
+    /// fused QKV projection), into a preallocated `out [T, D]`.
+    public static func selfAttention(qkv: Tensor, heads: Int, grid: Grid, layout: Layout, into out: inout Tensor) {
+        let d = qkv.columns / 3
+        precondition(qkv.rank == 2 && qkv.columns == 3 * d && qkv.rows == grid.count && d % heads == 0,
+                     "attention: qkv \(qkv.shape) for grid \(grid) and \(heads) heads")
+        precondition(out.rows == grid.count && out.columns == d, "attention: output \(out.shape) for \(grid.count) tokens of width \(d)")
         switch layout {
         case .full:
-            return attend(q: q, k: k, v: v, heads: heads)
+            let groups = [Group(q: 0, k: 0, stride: 1, queries: grid.count, keys: grid.count)]
+            withPacked(qkv, &out) { qp, op in
+                run(Operands(q: qp, ldq: 3 * d, k: qp + d, ldk: 3 * d, v: qp + 2 * d, ldv: 3 * d, out: op, ldo: d, width: d), heads: heads, groups: groups)
+            }
         case .factorized:
+            // Spatial within each frame into a scratch buffer, then temporal at each position with that
+            // buffer as the values.
             let plane = grid.height * grid.width
             let spatial = (0..<grid.frames).map { Group(q: $0 * plane, k: $0 * plane, stride: 1, queries: plane, keys: plane) }
-            let o1 = run(q: q, k: k, v: v, heads: heads, groups: spatial)
             let temporal = (0..<plane).map { Group(q: $0, k: $0, stride: plane, queries: grid.frames, keys: grid.frames) }
-            return run(q: q, k: k, v: o1, heads: heads, groups: temporal)
+            var spatialOut = Tensor(uninitialized: [grid.count, d])
+            withPacked(qkv, &spatialOut) { qp, sp in
+                run(Operands(q: qp, ldq: 3 * d, k: qp + d, ldk: 3 * d, v: qp + 2 * d, ldv: 3 * d, out: sp, ldo: d, width: d), heads: heads, groups: spatial)
+            }
+            spatialOut.storage.withUnsafeBufferPointer { s in
+                withPacked(qkv, &out) { qp, op in
+                    run(Operands(q: qp, ldq: 3 * d, k: qp + d, ldk: 3 * d, v: s.baseAddress!, ldv: d, out: op, ldo: d, width: d), heads: heads, groups: temporal)
+                }
+            }
         case .windowed(let wt, let wh, let ww):
-            return windowed(q: q, k: k, v: v, heads: heads, grid: grid, window: (max(1, wt), max(1, wh), max(1, ww)))
+            windowed(qkv: qkv, heads: heads, grid: grid, window: (max(1, wt), max(1, wh), max(1, ww)), into: &out)
         }
     }
 
@@ -59,9 +105,35 @@ public enum Attention {
         var q: Int, k: Int, stride: Int, queries: Int, keys: Int
     }
 
-    static func run(q: Tensor, k: Tensor, v: Tensor, heads: Int, groups: [Group]) -> Tensor {
-        let d = q.columns, dh = d / heads
-        var out = Tensor(zeros: [q.rows, d])  // [Tq, D]
+    /// Where queries, keys, values and the output live: base pointers (column 0 of head 0) and row strides.
+    struct Operands: @unchecked Sendable {
+        var q: UnsafePointer<Float>, ldq: Int
+        var k: UnsafePointer<Float>, ldk: Int
+        var v: UnsafePointer<Float>, ldv: Int
+        var out: UnsafeMutablePointer<Float>, ldo: Int
+        /// D: the width of all heads together.
+        var width: Int
+    }
+
+    static func withOperands(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ out: inout Tensor,
+                             _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        q.storage.withUnsafeBufferPointer { qs in
+            k.storage.withUnsafeBufferPointer { ks in
+                v.storage.withUnsafeBufferPointer { vs in
+                    out.storage.withUnsafeMutableBufferPointer { os in body(qs.baseAddress!, ks.baseAddress!, vs.baseAddress!, os.baseAddress!) }
+                }
+            }
+        }
+    }
+
+    static func withPacked(_ qkv: Tensor, _ out: inout Tensor, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        qkv.storage.withUnsafeBufferPointer { qs in
+            out.storage.withUnsafeMutableBufferPointer { os in body(qs.baseAddress!, os.baseAddress!) }
+        }
+    }
+
+    static func run(_ o: Operands, heads: Int, groups: [Group]) {
+        let dh = o.width / heads
         let blocksPerGroup = groups.map { ($0.queries + queryBlock - 1) / queryBlock }
         var firstUnit: [Int] = []
         var units = 0
@@ -69,48 +141,41 @@ public enum Attention {
             firstUnit.append(units)
             units += blocks * heads
         }
-        q.storage.withUnsafeBufferPointer { qs in
-            k.storage.withUnsafeBufferPointer { ks in
-                v.storage.withUnsafeBufferPointer { vs in
-                    out.storage.withUnsafeMutableBufferPointer { os in
-                        let qp = qs.baseAddress!, kp = ks.baseAddress!, vp = vs.baseAddress!, op = os.baseAddress!
-                        Compute.parallel(units) { unit in
-                            // Which group, head and query block this unit is.
-                            var low = 0, high = groups.count - 1  // last group whose first unit ≤ unit
-                            while low < high {
-                                let middle = (low + high + 1) / 2
-                                if firstUnit[middle] <= unit { low = middle } else { high = middle - 1 }
-                            }
-                            let g = low
-                            let local = unit - firstUnit[g]
-                            let head = local % heads, block = local / heads
-                            let group = groups[g]
-                            let q0 = block * queryBlock, nq = min(queryBlock, group.queries - q0)
-                            let ld = group.stride * d
-                            tile(
-                                q: qp + (group.q + q0 * group.stride) * d + head * dh, k: kp + group.k * d + head * dh,
-                                v: vp + group.k * d + head * dh, out: op + (group.q + q0 * group.stride) * d + head * dh,
-                                ld: ld, queries: nq, keys: group.keys, dh: dh)
-                        }
-                    }
-                }
+        Compute.parallel(units) { unit in
+            // Which group, head and query block this unit is.
+            var low = 0, high = groups.count - 1  // last group whose first unit ≤ unit
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if firstUnit[middle] <= unit { low = middle } else { high = middle - 1 }
             }
+            let g = low
+            let local = unit - firstUnit[g]
+            let head = local % heads, block = local / heads
+            let group = groups[g]
+            let q0 = block * queryBlock, nq = min(queryBlock, group.queries - q0)
+            let firstQuery = group.q + q0 * group.stride
+            tile(
+                q: o.q + firstQuery * o.ldq + head * dh, ldq: group.stride * o.ldq,
+                k: o.k + group.k * o.ldk + head * dh, ldk: group.stride * o.ldk,
+                v: o.v + group.k * o.ldv + head * dh, ldv: group.stride * o.ldv,
+                out: o.out + firstQuery * o.ldo + head * dh, ldo: group.stride * o.ldo,
+                queries: nq, keys: group.keys, dh: dh)
         }
-        return out
     }
 
     /// One head, one block of queries against all keys of its group: the online-softmax loop.
     static func tile(
-        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-        ld: Int, queries nq: Int, keys nk: Int, dh: Int
+        q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+        out: UnsafeMutablePointer<Float>, ldo: Int, queries nq: Int, keys nk: Int, dh: Int
     ) {
         guard nq > 0 else { return }
         if nk == 0 {
-            for i in 0..<nq { for c in 0..<dh { out[i * ld + c] = 0 } }
+            for i in 0..<nq { (out + i * ldo).update(repeating: 0, count: dh) }
             return
         }
         let scale = 1 / Float(dh).squareRoot()
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * keyBlock)  // [nq, bk]
+        let blockKeys = min(keyBlock, nk)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * blockKeys)  // [nq, bk]
         let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: nq * dh)  // [nq, Dh]
         let runningMax = UnsafeMutablePointer<Float>.allocate(capacity: nq)
         let runningSum = UnsafeMutablePointer<Float>.allocate(capacity: nq)
@@ -120,74 +185,75 @@ public enum Attention {
             runningMax.deallocate()
             runningSum.deallocate()
         }
-        accumulator.initialize(repeating: 0, count: nq * dh)
-        runningMax.initialize(repeating: -Float.infinity, count: nq)
-        runningSum.initialize(repeating: 0, count: nq)
         var k0 = 0
         while k0 < nk {
-            let bk = min(keyBlock, nk - k0)
+            let bk = min(blockKeys, nk - k0)
             // S = scale · Q·Kᵀ for this key block.
             Linear.gemm(
-                m: nq, n: bk, k: dh, a: q, lda: ld, transposeA: false, b: k + k0 * ld, ldb: ld, transposeB: true,
+                m: nq, n: bk, k: dh, a: q, lda: ldq, transposeA: false, b: k + k0 * ldk, ldb: ldk, transposeB: true,
                 c: scores, ldc: bk, beta: 0, alpha: scale)
             for i in 0..<nq {
                 let row = scores + i * bk
-                let top = FastMath.maximum(row, count: bk, start: runningMax[i])
-                let factor = runningMax[i] == -Float.infinity ? 0 : expf(runningMax[i] - top)
-                let sum = FastMath.expShiftedSum(row, count: bk, shift: top)
-                runningSum[i] = runningSum[i] * factor + sum
-                runningMax[i] = top
-                if factor != 1 { for c in 0..<dh { accumulator[i * dh + c] *= factor } }
+                if k0 == 0 {
+                    let top = FastMath.maximum(row, count: bk, start: -Float.infinity)
+                    runningSum[i] = FastMath.expShiftedSum(row, count: bk, shift: top)
+                    runningMax[i] = top
+                } else {
+                    let top = FastMath.maximum(row, count: bk, start: runningMax[i])
+                    let factor = expf(runningMax[i] - top)
+                    runningSum[i] = runningSum[i] * factor + FastMath.expShiftedSum(row, count: bk, shift: top)
+                    runningMax[i] = top
+                    if factor != 1 { FastMath.scale(accumulator + i * dh, count: dh, by: factor) }
+                }
             }
-            // O += P·V for this key block.
+            // O = P·V for the first key block, O += P·V after.
             Linear.gemm(
-                m: nq, n: dh, k: bk, a: scores, lda: bk, transposeA: false, b: v + k0 * ld, ldb: ld, transposeB: false,
-                c: accumulator, ldc: dh, beta: 1)
+                m: nq, n: dh, k: bk, a: scores, lda: bk, transposeA: false, b: v + k0 * ldv, ldb: ldv, transposeB: false,
+                c: accumulator, ldc: dh, beta: k0 == 0 ? 0 : 1)
             k0 += bk
         }
         for i in 0..<nq {
-            let inverse = 1 / runningSum[i]
-            for c in 0..<dh { out[i * ld + c] = accumulator[i * dh + c] * inverse }
+            FastMath.scale(accumulator + i * dh, count: dh, by: 1 / runningSum[i], into: out + i * ldo)
         }
     }
 
     /// Windowed attention: each window's tokens are gathered into contiguous rows, attended, scattered back.
-    static func windowed(q: Tensor, k: Tensor, v: Tensor, heads: Int, grid: Grid, window: (Int, Int, Int)) -> Tensor {
-        let d = q.columns
-        var windows: [[Int]] = []  // token indices of each window
+    static func windowed(qkv: Tensor, heads: Int, grid: Grid, window: (Int, Int, Int), into out: inout Tensor) {
+        let width = qkv.columns, d = width / 3
+        var order: [Int] = []  // token indices, window after window
+        var groups: [Group] = []
         for f0 in stride(from: 0, to: grid.frames, by: window.0) {
             for h0 in stride(from: 0, to: grid.height, by: window.1) {
                 for w0 in stride(from: 0, to: grid.width, by: window.2) {
-                    var members: [Int] = []
+                    let start = order.count
                     for f in f0..<min(grid.frames, f0 + window.0) {
                         for h in h0..<min(grid.height, h0 + window.1) {
-                            for w in w0..<min(grid.width, w0 + window.2) { members.append((f * grid.height + h) * grid.width + w) }
+                            for w in w0..<min(grid.width, w0 + window.2) { order.append((f * grid.height + h) * grid.width + w) }
                         }
                     }
-                    windows.append(members)
+                    groups.append(Group(q: start, k: start, stride: 1, queries: order.count - start, keys: order.count - start))
                 }
             }
         }
         // Gather in window order: windows become contiguous groups.
-        let order = windows.flatMap { $0 }
-        func gather(_ x: Tensor) -> Tensor {
-            var y = Tensor(zeros: x.shape)
-            for (to, from) in order.enumerated() {
-                for c in 0..<d { y.storage[to * d + c] = x.storage[from * d + c] }
+        var gathered = Tensor(uninitialized: qkv.shape)
+        qkv.storage.withUnsafeBufferPointer { source in
+            gathered.storage.withUnsafeMutableBufferPointer { target in
+                for (to, from) in order.enumerated() {
+                    (target.baseAddress! + to * width).update(from: source.baseAddress! + from * width, count: width)
+                }
             }
-            return y
         }
-        var groups: [Group] = []
-        var start = 0
-        for members in windows {
-            groups.append(Group(q: start, k: start, stride: 1, queries: members.count, keys: members.count))
-            start += members.count
+        var attended = Tensor(uninitialized: out.shape)
+        withPacked(gathered, &attended) { qp, op in
+            run(Operands(q: qp, ldq: width, k: qp + d, ldk: width, v: qp + 2 * d, ldv: width, out: op, ldo: d, width: d), heads: heads, groups: groups)
         }
-        let gathered = run(q: gather(q), k: gather(k), v: gather(v), heads: heads, groups: groups)
-        var out = Tensor(zeros: q.shape)
-        for (from, to) in order.enumerated() {
-            for c in 0..<d { out.storage[to * d + c] = gathered.storage[from * d + c] }
+        attended.storage.withUnsafeBufferPointer { source in
+            out.storage.withUnsafeMutableBufferPointer { target in
+                for (from, to) in order.enumerated() {
+                    (target.baseAddress! + to * d).update(from: source.baseAddress! + from * d, count: d)
+                }
+            }
         }
-        return out
     }
 }

@@ -16,53 +16,64 @@ public enum Elementwise {
 
     /// Per row of `[N, D]`: `(x − mean)/sqrt(var + eps)`, then `·w + b` when given (biased variance).
     public static func layerNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-6) -> Tensor {
-        let d = x.shape.last ?? 1, n = x.count / max(d, 1)
-        var y = Tensor(zeros: x.shape)  // same shape as x
-        x.storage.withUnsafeBufferPointer { xs in
-            y.storage.withUnsafeMutableBufferPointer { ys in
-                let xp = xs.baseAddress!, yp = ys.baseAddress!
-                let wp = weight?.storage, bp = bias?.storage
-                forRows(n) { start, end in
-                    for row in start..<end {
-                        let r = xp + row * d, o = yp + row * d
-                        var mean: Float = 0
-                        for c in 0..<d { mean += r[c] }
-                        mean /= Float(d)
-                        var variance: Float = 0
-                        for c in 0..<d { let z = r[c] - mean; variance += z * z }
-                        let inverse = 1 / (variance / Float(d) + eps).squareRoot()
-                        for c in 0..<d { o[c] = (r[c] - mean) * inverse }
-                        if let wp { for c in 0..<d { o[c] *= wp[c] } }
-                        if let bp { for c in 0..<d { o[c] += bp[c] } }
-                    }
-                }
-            }
-        }
+        var y = Tensor(uninitialized: x.shape)
+        layerNorm(x, multiplier: weight?.storage, offset: bias?.storage, eps: eps, into: &y)
         return y
     }
 
-    /// Per row of `[N, d]`: `x / sqrt(mean(x²) + eps) · w`.
-    public static func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
-        let d = weight.count, n = x.count / d
-        precondition(x.count % d == 0, "rmsNorm: \(x.shape) is not rows of \(d)")
-        var y = Tensor(zeros: x.shape)
+    /// LayerNorm into a preallocated output, `x̂·multiplier + offset` (each optional, of width D): the
+    /// norm's own affine, or adaLN's modulation folded in (multiplier `1 + scale`, offset `shift`).
+    public static func layerNorm(_ x: Tensor, multiplier: [Float]?, offset: [Float]?, eps: Float = 1e-6, into y: inout Tensor) {
+        let d = x.shape.last ?? 1, n = x.count / max(d, 1)
+        precondition(y.count == x.count, "layerNorm: output \(y.shape) for \(x.shape)")
+        precondition((multiplier?.count ?? d) == d && (offset?.count ?? d) == d, "layerNorm: affine of width \(multiplier?.count ?? offset?.count ?? 0) for rows of \(d)")
+        let ones = multiplier == nil ? [Float](repeating: 1, count: d) : [], zeros = offset == nil ? [Float](repeating: 0, count: d) : []
         x.storage.withUnsafeBufferPointer { xs in
             y.storage.withUnsafeMutableBufferPointer { ys in
-                weight.storage.withUnsafeBufferPointer { ws in
-                    let xp = xs.baseAddress!, yp = ys.baseAddress!, wp = ws.baseAddress!
-                    forRows(n) { start, end in
-                        for row in start..<end {
-                            let r = xp + row * d, o = yp + row * d
-                            var squares: Float = 0
-                            for c in 0..<d { squares += r[c] * r[c] }
-                            let inverse = 1 / (squares / Float(d) + eps).squareRoot()
-                            for c in 0..<d { o[c] = r[c] * inverse * wp[c] }
+                (multiplier ?? ones).withUnsafeBufferPointer { ms in
+                    (offset ?? zeros).withUnsafeBufferPointer { os in
+                        let xp = xs.baseAddress!, yp = ys.baseAddress!, mp = ms.baseAddress!, op = os.baseAddress!
+                        forRows(n) { start, end in
+                            for row in start..<end {
+                                let r = xp + row * d, o = yp + row * d
+                                let mean = FastMath.sum(r, count: d) / Float(d)
+                                let variance = FastMath.sumOfSquares(r, count: d, center: mean) / Float(d)
+                                let inverse = 1 / (variance + eps).squareRoot()
+                                for c in 0..<d { o[c] = (r[c] - mean) * inverse * mp[c] + op[c] }
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Per row of `[N, d]`: `x / sqrt(mean(x²) + eps) · w`.
+    public static func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) -> Tensor {
+        var y = x
+        rmsNorm(&y, weight: weight, eps: eps)
         return y
+    }
+
+    /// `rmsNorm` in place.
+    public static func rmsNorm(_ x: inout Tensor, weight: Tensor, eps: Float = 1e-6) {
+        let d = weight.count, n = x.count / d
+        precondition(x.count % d == 0, "rmsNorm: \(x.shape) is not rows of \(d)")
+        x.storage.withUnsafeMutableBufferPointer { xs in
+            weight.storage.withUnsafeBufferPointer { ws in
+                let xp = xs.baseAddress!, wp = ws.baseAddress!
+                forRows(n) { start, end in
+                    for row in start..<end { normalizeRMS(xp + row * d, count: d, weight: wp, eps: eps) }
+                }
+            }
+        }
+    }
+
+    /// One RMS-normalized vector in place: `v / sqrt(mean(v²) + eps) · w`.
+    @inline(__always)
+    static func normalizeRMS(_ v: UnsafeMutablePointer<Float>, count d: Int, weight: UnsafePointer<Float>, eps: Float) {
+        let inverse = 1 / (FastMath.sumOfSquares(v, count: d) / Float(d) + eps).squareRoot()
+        for c in 0..<d { v[c] = v[c] * inverse * weight[c] }
     }
 
     /// Applies `f` to every element.
@@ -90,10 +101,28 @@ public enum Elementwise {
         return y
     }
 
-    /// GELU, tanh form: `0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))`.
+    /// GELU, tanh form: `0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))`, computed as the identical
+    /// `x·sigmoid(2u)` = `x / (1 + exp(−2u))` (one exponential, no tanh).
     public static func gelu(_ x: Tensor) -> Tensor {
-        let k: Float = (2 / Float.pi).squareRoot()
-        return mapSIMD(x) { v in 0.5 * v * (1 + FastMath.tanh(k * (v + 0.044715 * v * v * v))) }
+        var y = x
+        gelu(&y)
+        return y
+    }
+
+    /// `gelu` in place.
+    public static func gelu(_ x: inout Tensor) {
+        x.storage.withUnsafeMutableBufferPointer { xs in gelu(xs.baseAddress!, count: xs.count) }
+    }
+
+    /// `gelu` in place on raw values, in parallel chunks.
+    public static func gelu(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        let k: Float = 2 * (2 / Float.pi).squareRoot()
+        let chunk = 16_384
+        Compute.parallel((count + chunk - 1) / chunk) { c in
+            FastMath.apply(values + c * chunk, count: min(chunk, count - c * chunk)) { v in
+                v / (1 + FastMath.exp(-k * (v + 0.044715 * v * v * v)))
+            }
+        }
     }
 
     /// SiLU: `x·sigmoid(x)`.

@@ -90,20 +90,73 @@ public enum FastMath {
         return total
     }
 
-    /// The largest of `count` values.
+    /// The largest of `count` values (and `start`). Eight independent running maxima, which LLVM turns
+    /// into vector max instructions; a SIMD8 `pointwiseMax` compiled to scalar shuffles.
     @inline(__always)
     public static func maximum(_ row: UnsafePointer<Float>, count: Int, start: Float) -> Float {
-        var top = SIMD8<Float>(repeating: start)
+        var m0 = start, m1 = start, m2 = start, m3 = start, m4 = start, m5 = start, m6 = start, m7 = start
         var j = 0
         while j + 8 <= count {
-            top = pointwiseMax(top, UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self))
+            let p = row + j
+            m0 = p[0] > m0 ? p[0] : m0
+            m1 = p[1] > m1 ? p[1] : m1
+            m2 = p[2] > m2 ? p[2] : m2
+            m3 = p[3] > m3 ? p[3] : m3
+            m4 = p[4] > m4 ? p[4] : m4
+            m5 = p[5] > m5 ? p[5] : m5
+            m6 = p[6] > m6 ? p[6] : m6
+            m7 = p[7] > m7 ? p[7] : m7
             j += 8
         }
-        var result = top.max()
         while j < count {
-            result = Swift.max(result, row[j])
+            m0 = row[j] > m0 ? row[j] : m0
+            j += 1
+        }
+        return Swift.max(Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)), Swift.max(Swift.max(m4, m5), Swift.max(m6, m7)))
+    }
+
+    /// The sum of `count` values, with eight running sums (a single running sum is a serial chain of
+    /// additions that the compiler may not reorder).
+    @inline(__always)
+    public static func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var total = SIMD8<Float>(repeating: 0)
+        var j = 0
+        while j + 8 <= count {
+            total += UnsafeRawPointer(values + j).loadUnaligned(as: SIMD8<Float>.self)
+            j += 8
+        }
+        var result = total.sum()
+        while j < count {
+            result += values[j]
             j += 1
         }
         return result
+    }
+
+    /// `Σ (values[j] − center)²`, with eight running sums.
+    @inline(__always)
+    public static func sumOfSquares(_ values: UnsafePointer<Float>, count: Int, center: Float = 0) -> Float {
+        var total = SIMD8<Float>(repeating: 0)
+        let c = SIMD8<Float>(repeating: center)
+        var j = 0
+        while j + 8 <= count {
+            let z = UnsafeRawPointer(values + j).loadUnaligned(as: SIMD8<Float>.self) - c
+            total += z * z
+            j += 8
+        }
+        var result = total.sum()
+        while j < count {
+            let z = values[j] - center
+            result += z * z
+            j += 1
+        }
+        return result
+    }
+
+    /// `target[j] = values[j] · factor` (in place when `target` is `values`).
+    @inline(__always)
+    public static func scale(_ values: UnsafeMutablePointer<Float>, count: Int, by factor: Float, into target: UnsafeMutablePointer<Float>? = nil) {
+        let target = target ?? values
+        for j in 0..<count { target[j] = values[j] * factor }
     }
 }

@@ -9,18 +9,45 @@ public enum Linear {
     /// `x [N, I] · wᵀ + b` for a weight in PyTorch layout `w [O, I]`, `b [O]`.  → `[N, O]`
     public static func forward(_ x: Tensor, weight w: Tensor, bias b: Tensor?) -> Tensor {
         precondition(w.rank == 2 && x.columns == w.shape[1], "linear: x \(x.shape) and weight \(w.shape) do not match")
-        let n = x.rows, i = w.shape[1], o = w.shape[0]
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [o])  // [N, O]
+        var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [w.shape[0]])  // [N, O]
+        forward(x, weight: w, bias: b, into: &y)
+        return y
+    }
+
+    /// `forward` into a preallocated `[N, O]` output; with `accumulate` the product is added to what `out`
+    /// holds (a residual connection without a temporary).
+    public static func forward(_ x: Tensor, weight w: Tensor, bias b: Tensor?, into out: inout Tensor, accumulate: Bool = false) {
+        precondition(w.rank == 2 && x.columns == w.shape[1], "linear: x \(x.shape) and weight \(w.shape) do not match")
+        precondition(out.rows == x.rows && out.columns == w.shape[0], "linear: output \(out.shape) for \(x.rows) rows of \(w.shape[0])")
+        x.storage.withUnsafeBufferPointer { xs in
+            out.storage.withUnsafeMutableBufferPointer { os in
+                apply(xs.baseAddress!, rows: x.rows, weight: w, bias: b, to: os.baseAddress!, accumulate: accumulate)
+            }
+        }
+    }
+
+    /// The raw-rows form: `out (+)= x · wᵀ + b` for `n` contiguous rows of x (width I) and of out (width O).
+    public static func apply(
+        _ x: UnsafePointer<Float>, rows n: Int, weight w: Tensor, bias b: Tensor?, to out: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        let i = w.shape[1], o = w.shape[0]
+        guard n > 0 else { return }
         if let b {
             precondition(b.count == o, "linear: bias \(b.shape) for \(o) outputs")
-            y.storage.withUnsafeMutableBufferPointer { out in
-                b.storage.withUnsafeBufferPointer { bias in
-                    for row in 0..<n { (out.baseAddress! + row * o).update(from: bias.baseAddress!, count: o) }
+            b.storage.withUnsafeBufferPointer { bias in
+                let bp = bias.baseAddress!
+                Elementwise.forRows(n) { start, end in
+                    for row in start..<end {
+                        let r = out + row * o
+                        if accumulate { for c in 0..<o { r[c] += bp[c] } } else { r.update(from: bp, count: o) }
+                    }
                 }
             }
         }
-        gemm(m: n, n: o, k: i, a: x.storage, transposeA: false, b: w.storage, transposeB: true, c: &y.storage, beta: b == nil ? 0 : 1)
-        return y
+        w.storage.withUnsafeBufferPointer { ws in
+            parallelGemm(m: n, n: o, k: i, a: x, lda: i, transposeA: false, b: ws.baseAddress!, ldb: i, transposeB: true,
+                         c: out, ldc: o, beta: (b != nil || accumulate) ? 1 : 0)
+        }
     }
 
     /// `C = A·B + beta·C` (row-major), with A `[m, k]` (or `[k, m]` transposed) and B `[k, n]` (or `[n, k]`).

@@ -106,6 +106,40 @@ public enum Spacetime {
         return y
     }
 
+    /// QK-norm and RoPE in one pass, in place: for each token and head of the `d` columns starting at
+    /// `offset` of `x [T, W]` (the query or key part of a fused QKV projection), RMS-normalize the head's
+    /// `Dh` values with `weight [Dh]`, then rotate them as `applyRope` does.
+    public static func normalizeAndRotate(
+        _ x: inout Tensor, columns offset: Int, width d: Int, heads: Int, weight: Tensor, cos: Tensor, sin: Tensor, eps: Float = 1e-6
+    ) {
+        let w = x.columns, rows = x.rows, dh = d / heads, half = dh / 2
+        precondition(offset + d <= w && d % heads == 0 && weight.count == dh && cos.shape == [rows, half] && sin.shape == cos.shape,
+                     "normalizeAndRotate: \(x.shape), columns \(offset)+\(d), \(heads) heads, weight \(weight.shape), tables \(cos.shape)")
+        x.storage.withUnsafeMutableBufferPointer { xs in
+            weight.storage.withUnsafeBufferPointer { ws in
+                cos.storage.withUnsafeBufferPointer { cs in
+                    sin.storage.withUnsafeBufferPointer { ss in
+                        let xp = xs.baseAddress!, wp = ws.baseAddress!, cp = cs.baseAddress!, sp = ss.baseAddress!
+                        Elementwise.forRows(rows) { start, end in
+                            for t in start..<end {
+                                let ct = cp + t * half, st = sp + t * half
+                                for h in 0..<heads {
+                                    let base = xp + t * w + offset + h * dh
+                                    Elementwise.normalizeRMS(base, count: dh, weight: wp, eps: eps)
+                                    for i in 0..<half {
+                                        let x0 = base[2 * i], x1 = base[2 * i + 1]
+                                        base[2 * i] = x0 * ct[i] - x1 * st[i]
+                                        base[2 * i + 1] = x0 * st[i] + x1 * ct[i]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Trilinear resampling of `[F, H, W, C]` to `[F', H', W', C]` with half-pixel centres, clamped at
     /// the edges; done one axis at a time.
     public static func upsample(_ x: Tensor, to size: (Int, Int, Int)) -> Tensor {
