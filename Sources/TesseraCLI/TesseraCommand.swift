@@ -26,6 +26,13 @@ extension TesseraCommand {
     /// The program's entry point: parses the arguments and runs the chosen command, async ones under
     /// Swift concurrency (spelled out because overload resolution picks the synchronous `main` here).
     public static func runMain(_ arguments: [String]? = nil) async {
+        if let missing = CPUCheck.missingFeatures() {
+            FileHandle.standardError.write(Data("""
+                error: this build of tessera needs a CPU with \(missing.joined(separator: " and ")) (x86-64 with AVX2 and FMA); \
+                rebuild with TESSERA_PORTABLE=1 for older CPUs.\n
+                """.utf8))
+            Foundation.exit(1)
+        }
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -111,11 +111,23 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
         }
         #expect(worst < 3e-7, "worst relative error \(worst)")
         #expect(FastMath.exp(SIMD8(repeating: -200)) == SIMD8(repeating: 0))
-        // The scalar-loop form the softmax uses: same bound, and the sum it returns.
+        // The scalar form GELU uses: the same arithmetic, so the same bound.
+        var scalarWorst = 0.0
+        for x in stride(from: -87.0, to: 88, by: 0.0371) {
+            scalarWorst = max(scalarWorst, abs(Double(FastMath.exp(Float(x))) - Foundation.exp(Double(Float(x)))) / Foundation.exp(Double(Float(x))))
+        }
+        #expect(scalarWorst < 3e-7, "scalar exp: worst relative error \(scalarWorst)")
+        // The base-2 form the attention softmax uses, and the sum it returns.
+        var worst2 = 0.0
+        for x in stride(from: -125.0, to: 127, by: 0.0173) {
+            let exact = Foundation.exp2(Double(Float(x)))
+            worst2 = max(worst2, abs(Double(FastMath.exp2(Float(x))) - exact) / exact)
+        }
+        #expect(worst2 < 3e-7, "exp2: worst relative error \(worst2)")
         var row = (0..<37).map { Float($0) * 2.5 - 60 }
         let shift: Float = 20
-        let expected = row.map { Foundation.exp(Double($0 - shift)) }
-        let sum = row.withUnsafeMutableBufferPointer { FastMath.expShiftedSum($0.baseAddress!, count: 37, shift: shift) }
+        let expected = row.map { Foundation.exp2(Double($0 - shift)) }
+        let sum = row.withUnsafeMutableBufferPointer { FastMath.exp2ShiftedSum($0.baseAddress!, count: 37, shift: shift) }
         for (value, exact) in zip(row, expected) { #expect(abs(Double(value) - exact) <= 3e-7 * exact) }
         #expect(abs(Double(sum) - expected.reduce(0, +)) <= 1e-6 * expected.reduce(0, +))
         #expect(FastMath.exp(SIMD8(repeating: 0)) == SIMD8(repeating: 1))

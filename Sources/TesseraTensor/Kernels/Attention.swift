@@ -26,7 +26,7 @@ public enum Attention {
     }
 
     /// Query rows per tile and key rows per tile.
-    static let queryBlock = 128
+    static let queryBlock = 256
     static let keyBlock = 512
 
     /// `softmax(q·kᵀ/sqrt(Dh))·v` per head; `q [Tq, D]`, `k, v [Tk, D]`; keys at or past `keyLength` are
@@ -173,7 +173,8 @@ public enum Attention {
             for i in 0..<nq { (out + i * ldo).update(repeating: 0, count: dh) }
             return
         }
-        let scale = 1 / Float(dh).squareRoot()
+        // Scores in base 2: log2 e folded into the scale, so the softmax needs 2^x, not e^x.
+        let scale = 1.442_695_04 / Float(dh).squareRoot()
         let blockKeys = min(keyBlock, nk)
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * blockKeys)  // [nq, bk]
         let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: nq * dh)  // [nq, Dh]
@@ -188,7 +189,7 @@ public enum Attention {
         var k0 = 0
         while k0 < nk {
             let bk = min(blockKeys, nk - k0)
-            // S = scale · Q·Kᵀ for this key block.
+            // S = scale · Q·Kᵀ for this key block (in units of log2).
             Linear.gemm(
                 m: nq, n: bk, k: dh, a: q, lda: ldq, transposeA: false, b: k + k0 * ldk, ldb: ldk, transposeB: true,
                 c: scores, ldc: bk, beta: 0, alpha: scale)
@@ -196,12 +197,12 @@ public enum Attention {
                 let row = scores + i * bk
                 if k0 == 0 {
                     let top = FastMath.maximum(row, count: bk, start: -Float.infinity)
-                    runningSum[i] = FastMath.expShiftedSum(row, count: bk, shift: top)
+                    runningSum[i] = FastMath.exp2ShiftedSum(row, count: bk, shift: top)
                     runningMax[i] = top
                 } else {
                     let top = FastMath.maximum(row, count: bk, start: runningMax[i])
-                    let factor = expf(runningMax[i] - top)
-                    runningSum[i] = runningSum[i] * factor + FastMath.expShiftedSum(row, count: bk, shift: top)
+                    let factor = exp2f(runningMax[i] - top)
+                    runningSum[i] = runningSum[i] * factor + FastMath.exp2ShiftedSum(row, count: bk, shift: top)
                     runningMax[i] = top
                     if factor != 1 { FastMath.scale(accumulator + i * dh, count: dh, by: factor) }
                 }

@@ -114,13 +114,16 @@ public enum Elementwise {
         x.storage.withUnsafeMutableBufferPointer { xs in gelu(xs.baseAddress!, count: xs.count) }
     }
 
-    /// `gelu` in place on raw values, in parallel chunks.
+    /// `gelu` in place on raw values, in parallel chunks (a scalar loop over the branch-free
+    /// `FastMath.exp`, which LLVM vectorizes).
     public static func gelu(_ values: UnsafeMutablePointer<Float>, count: Int) {
         let k: Float = 2 * (2 / Float.pi).squareRoot()
         let chunk = 16_384
         Compute.parallel((count + chunk - 1) / chunk) { c in
-            FastMath.apply(values + c * chunk, count: min(chunk, count - c * chunk)) { v in
-                v / (1 + FastMath.exp(-k * (v + 0.044715 * v * v * v)))
+            let p = values + c * chunk
+            for j in 0..<min(chunk, count - c * chunk) {
+                let v = p[j]
+                p[j] = v / (1 + FastMath.exp(-k * (v + 0.044715 * v * v * v)))
             }
         }
     }
