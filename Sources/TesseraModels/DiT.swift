@@ -92,7 +92,6 @@ public final class DiT: @unchecked Sendable {
         var normed = Tensor(uninitialized: [tokens, d])
         var qkv = Tensor(uninitialized: [tokens, 3 * d])
         var attended = Tensor(uninitialized: [tokens, d])
-        var crossQuery = Tensor(uninitialized: [tokens, d])
         var hidden = Tensor(uninitialized: [min(tokens, Self.mlpChunk), config.mlpRatio * d])
 
         for i in 0..<config.depth {
@@ -107,18 +106,18 @@ public final class DiT: @unchecked Sendable {
             Linear.forward(normed, weight: w(b + "attn.qkv.weight"), bias: w(b + "attn.qkv.bias"), into: &qkv)  // [T, 3D]
             Spacetime.normalizeAndRotate(&qkv, columns: 0, width: d, heads: heads, weight: w(b + "attn.q_norm.weight"), cos: rope.cos, sin: rope.sin)
             Spacetime.normalizeAndRotate(&qkv, columns: d, width: d, heads: heads, weight: w(b + "attn.k_norm.weight"), cos: rope.cos, sin: rope.sin)
-            Attention.selfAttention(qkv: qkv, heads: heads, grid: grid, layout: layout, into: &attended)
+            Attention.selfAttention(qkv: qkv, heads: heads, grid: grid, layout: layout, into: &attended, scratch: &normed)
             let (projection, projectionBias) = gated(b + "attn.proj", by: part(2))
             Linear.forward(attended, weight: projection, bias: projectionBias, into: &h, accumulate: true)
 
-            // Cross-attention to the caption.
+            // Cross-attention to the caption (the query in `attended`, the result back in `normed`).
             Elementwise.layerNorm(h, multiplier: w(b + "norm2.weight").storage, offset: w(b + "norm2.bias").storage, into: &normed)
-            Linear.forward(normed, weight: w(b + "cross.q.weight"), bias: w(b + "cross.q.bias"), into: &crossQuery)
-            Elementwise.rmsNorm(&crossQuery, weight: w(b + "cross.q_norm.weight"))
+            Linear.forward(normed, weight: w(b + "cross.q.weight"), bias: w(b + "cross.q.bias"), into: &attended)
+            Elementwise.rmsNorm(&attended, weight: w(b + "cross.q_norm.weight"))
             let ck = Elementwise.rmsNorm(linear(text, b + "cross.k"), weight: w(b + "cross.k_norm.weight"))
             let cv = linear(text, b + "cross.v")
-            Attention.attend(q: crossQuery, k: ck, v: cv, heads: heads, keyLength: caption.length, into: &attended)
-            Linear.forward(attended, weight: w(b + "cross.proj.weight"), bias: w(b + "cross.proj.bias"), into: &h, accumulate: true)
+            Attention.attend(q: attended, k: ck, v: cv, heads: heads, keyLength: caption.length, into: &normed)
+            Linear.forward(normed, weight: w(b + "cross.proj.weight"), bias: w(b + "cross.proj.bias"), into: &h, accumulate: true)
 
             // MLP, a chunk of tokens at a time so the 4D-wide hidden layer stays small; gate folded into fc2.
             Elementwise.layerNorm(h, multiplier: onePlus(4), offset: part(3), into: &normed)
@@ -147,7 +146,7 @@ public final class DiT: @unchecked Sendable {
     }
 
     /// Tokens per MLP chunk: bounds the `[chunk, mlpRatio·D]` hidden activations.
-    static let mlpChunk = 4096
+    static let mlpChunk = 2048
 
     /// `out += fc2(gelu(fc1(u)))`, `mlpChunk` rows at a time through the `hidden` buffer.
     func mlp(_ u: Tensor, fc1: String, fc2: Tensor, fc2Bias: Tensor, hidden: inout Tensor, into out: inout Tensor) {

@@ -106,7 +106,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard let entry = entries[name] else { throw SafetensorsError.missingTensor(path: path, name: name) }
         let count = entry.shape.reduce(1, *)
         let source = base + dataStart + entry.begin
-        var values = [Float](repeating: 0, count: count)
+        var values = Tensor(uninitialized: [count]).storage
         switch entry.dtype {
         case "F32":
             values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: source, count: count * 4)) }

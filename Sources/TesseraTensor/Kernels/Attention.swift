@@ -62,14 +62,15 @@ public enum Attention {
                 }
             }
         }
-        var out = Tensor(uninitialized: [q.rows, d])
-        selfAttention(qkv: qkv, heads: heads, grid: grid, layout: layout, into: &out)
+        var out = Tensor(uninitialized: [q.rows, d]), scratch = Tensor(uninitialized: [q.rows, d])
+        selfAttention(qkv: qkv, heads: heads, grid: grid, layout: layout, into: &out, scratch: &scratch)
         return out
     }
 
     /// Self-attention with queries, keys and values packed side by side in `qkv [T, 3D]` (the layout of a
-    /// fused QKV projection), into a preallocated `out [T, D]`.
-    public static func selfAttention(qkv: Tensor, heads: Int, grid: Grid, layout: Layout, into out: inout Tensor) {
+    /// fused QKV projection), into a preallocated `out [T, D]`. The factorized layout needs a `[T, D]`
+    /// intermediate: `scratch` when given (its contents are overwritten), else a new one.
+    public static func selfAttention(qkv: Tensor, heads: Int, grid: Grid, layout: Layout, into out: inout Tensor, scratch: inout Tensor) {
         let d = qkv.columns / 3
         precondition(qkv.rank == 2 && qkv.columns == 3 * d && qkv.rows == grid.count && d % heads == 0,
                      "attention: qkv \(qkv.shape) for grid \(grid) and \(heads) heads")
@@ -86,11 +87,11 @@ public enum Attention {
             let plane = grid.height * grid.width
             let spatial = (0..<grid.frames).map { Group(q: $0 * plane, k: $0 * plane, stride: 1, queries: plane, keys: plane) }
             let temporal = (0..<plane).map { Group(q: $0, k: $0, stride: plane, queries: grid.frames, keys: grid.frames) }
-            var spatialOut = Tensor(uninitialized: [grid.count, d])
-            withPacked(qkv, &spatialOut) { qp, sp in
+            precondition(scratch.count == grid.count * d, "attention: scratch \(scratch.shape) for \(grid.count) tokens of width \(d)")
+            withPacked(qkv, &scratch) { qp, sp in
                 run(Operands(q: qp, ldq: 3 * d, k: qp + d, ldk: 3 * d, v: qp + 2 * d, ldv: 3 * d, out: sp, ldo: d, width: d), heads: heads, groups: spatial)
             }
-            spatialOut.storage.withUnsafeBufferPointer { s in
+            scratch.storage.withUnsafeBufferPointer { s in
                 withPacked(qkv, &out) { qp, op in
                     run(Operands(q: qp, ldq: 3 * d, k: qp + d, ldk: 3 * d, v: s.baseAddress!, ldv: d, out: op, ldo: d, width: d), heads: heads, groups: temporal)
                 }
