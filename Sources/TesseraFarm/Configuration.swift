@@ -10,6 +10,7 @@ import Foundation
 /// | `TESSERA_MIGRATIONS` | folder of `NNNN_name.up.sql` files | found beside the binary or in the source tree |
 /// | `TESSERA_PG_BIN` | folder with `initdb`, `pg_ctl`, `postgres` | newest `/usr/lib/postgresql/*/bin` |
 /// | `TESSERA_PG_USER` | unprivileged user that runs the embedded server when tessera runs as root | `postgres` |
+/// | `TESSERA_TEXT_ENCODER` | folder of the all-MiniLM-L6-v2 text encoder (installed by `make setup`) | `models/all-MiniLM-L6-v2` (relative to the working directory) |
 /// | `TESSERA_LOG_LEVEL` | trace, debug, info, notice, warning, error or critical (read by the CLI's log set-up) | `info` |
 public struct Configuration: Sendable {
     /// A PostgreSQL URL when one is configured; nil means the embedded cluster.
@@ -18,18 +19,21 @@ public struct Configuration: Sendable {
     public var autoMigrate: Bool
     public var postgresBin: URL?
     public var serverUser: String
+    /// The text encoder's model folder (config.json, vocab.txt, model.safetensors).
+    public var textEncoder: URL
     /// The environment this was read from (passed on to child processes such as pg_ctl).
     public var environment: [String: String]
 
     public init(
         databaseURL: String?, home: URL, autoMigrate: Bool = true, postgresBin: URL? = nil, serverUser: String = "postgres",
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], textEncoder: URL = URL(fileURLWithPath: "models/all-MiniLM-L6-v2")
     ) {
         self.databaseURL = databaseURL
         self.home = home
         self.autoMigrate = autoMigrate
         self.postgresBin = postgresBin
         self.serverUser = serverUser
+        self.textEncoder = textEncoder
         self.environment = environment
     }
 
@@ -50,6 +54,7 @@ public struct Configuration: Sendable {
             databaseURL: url, home: home, autoMigrate: environment["TESSERA_AUTO_MIGRATE"] != "0",
             postgresBin: environment["TESSERA_PG_BIN"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) },
             serverUser: environment["TESSERA_PG_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgres",
-            environment: environment)
+            environment: environment,
+            textEncoder: URL(fileURLWithPath: environment["TESSERA_TEXT_ENCODER"].flatMap { $0.isEmpty ? nil : $0 } ?? "models/all-MiniLM-L6-v2"))
     }
 }
