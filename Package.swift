@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "TesseraModels", dependencies: ["TesseraTensor"]),
         // The diffusion process, apart from any network: rectified-flow schedules, solvers, guidance, noise.
         .target(name: "TesseraSampling", dependencies: ["TesseraTensor"]),
+        // Training: reverse-mode gradients of the engine's operations, optimizers, the training loops.
+        .target(name: "TesseraTraining", dependencies: ["TesseraTensor", "TesseraModels"], swiftSettings: kernelFlags),
         // Video in and out (owner of libav).
         .target(name: "TesseraMedia", dependencies: ["CLibAV"]),
         // Object storage (owner of libcurl).
@@ -87,6 +89,7 @@ let package = Package(
         .testTarget(
             name: "TesseraEngineTests", dependencies: ["TesseraTensor", "TesseraModels", "TesseraSampling"],
             exclude: ["Golden"]),
+        .testTarget(name: "TesseraTrainingTests", dependencies: ["TesseraTraining", "TesseraTensor", "TesseraModels"]),
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFarmTests",
