@@ -1,5 +1,5 @@
 """Times the numpy reference's DiT forward on the weights and inputs `tessera bench dit` wrote, and prints
-JSON {"seconds": [...], "peakRSSBytes": N} for `tessera bench dit` to compare with its own forward.
+JSON {"seconds": [...], "peakRSSBytes": N, "loadedRSSBytes": N (after loading, before the forward)} for `tessera bench dit` to compare with its own forward.
 
 The math is engine_reference.dit_forward's. One change of evaluation order only: self-attention is done
 group by group (a frame, then a place, for the factorized layout) instead of through the reference's masked
@@ -34,6 +34,20 @@ def grouped_self_attention(q, k, v, heads, grid, layout="full"):
     return out
 
 
+def current_rss():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def peak_rss():
+    """VmHWM: getrusage's ru_maxrss is inherited from the parent process across exec."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main():
     folder, inputs_path, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cfg = json.load(open(f"{folder}/dit.json"))
@@ -42,14 +56,15 @@ def main():
     inputs, metadata = read_safetensors(inputs_path)
     ref.self_attention = grouped_self_attention
     x = inputs["input.x"].astype(np.float64)
+    loaded = current_rss()
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         ref.dit_forward(weights, cfg, x, float(inputs["input.t"][0]), inputs["input.ctx"].astype(np.float64),
                         int(metadata["input.ctx_length"]), inputs["input.y"].astype(np.float64), layout=metadata["layout"])
         seconds.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "peakRSSBytes": peak}))
+    peak = peak_rss()
+    print(json.dumps({"seconds": seconds, "peakRSSBytes": peak, "loadedRSSBytes": loaded}))
 
 
 if __name__ == "__main__":

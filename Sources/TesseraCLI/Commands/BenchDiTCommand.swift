@@ -60,7 +60,7 @@ extension BenchCommand {
             let report = DiTBenchmark.Report(threads: threads, sgemmGflops: peak, config: config, rows: rows)
             if output.json { return try printJSON(report) }
             print(String(format: "DiT forward, small preset (%d blocks, width %d), %d thread(s); cblas_sgemm peak %.1f GFLOP/s", config.depth, config.hidden, threads, peak))
-            var table = Table(["CASE", "TOKENS", "ATTN", "GFLOP", "SECONDS", "GFLOP/S", "OF PEAK", "PEAK RSS", "NUMPY S", "SPEED×", "NUMPY RSS", "MEMORY"])
+            var table = Table(["CASE", "TOKENS", "ATTN", "GFLOP", "SECONDS", "GFLOP/S", "OF PEAK", "PEAK RSS", "NUMPY S", "SPEED×", "NUMPY RSS", "MEMORY", "LOADED", "NUMPY LOADED", "WORKING MEM"])
             table.maxWidth = 40
             for row in rows {
                 table.add([
@@ -68,6 +68,8 @@ extension BenchCommand {
                     String(format: "%.1f", row.gflopsPerSecond), String(format: "%.0f%%", row.shareOfPeak * 100), megabytes(row.peakRSSBytes),
                     row.numpySeconds.map { String(format: "%.2f", $0) } ?? "-", row.speedRatio.map { String(format: "%.1f×", $0) } ?? "-",
                     row.numpyPeakRSSBytes.map(megabytes) ?? "-", row.memoryRatio.map { String(format: "%.2f", $0) } ?? "-",
+                    row.loadedRSSBytes.map(megabytes) ?? "-", row.numpyLoadedRSSBytes.map(megabytes) ?? "-",
+                    row.workingMemoryRatio.map { String(format: "%.2f", $0) } ?? "-",
                 ])
             }
             print(table.render())

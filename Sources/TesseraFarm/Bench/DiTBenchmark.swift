@@ -31,6 +31,9 @@ public enum DiTBenchmark {
     public struct Measurement: Sendable, Codable {
         public var seconds: [Double]
         public var peakRSSBytes: Int
+        /// Resident memory once weights and inputs are loaded, before the first forward: what the process
+        /// holds before the forward's own working memory (runtime, libraries, weights, inputs).
+        public var loadedRSSBytes: Int?
     }
 
     /// One line of the report.
@@ -47,6 +50,11 @@ public enum DiTBenchmark {
         public var numpyPeakRSSBytes: Int?
         public var speedRatio: Double?
         public var memoryRatio: Double?
+        /// RSS after loading, both sides.
+        public var loadedRSSBytes: Int?
+        public var numpyLoadedRSSBytes: Int?
+        /// (peak − loaded) of Tessera over the same for numpy: the forward's own working memory.
+        public var workingMemoryRatio: Double?
     }
 
     public struct Report: Sendable, Codable {
@@ -130,17 +138,34 @@ public enum DiTBenchmark {
         let file = try SafetensorsFile(path: path)
         let caption = Caption(tokens: try file.tensor("input.ctx"), length: Int(file.metadata["input.ctx_length"] ?? "") ?? 0, pooled: try file.tensor("input.y"))
         let x = try file.tensor("input.x")
+        let loaded = currentRSSBytes()
         var seconds: [Double] = []
         for _ in 0..<max(1, repeats) {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try dit.velocity(x, time: 0.7, caption: caption)
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        return Measurement(seconds: seconds, peakRSSBytes: peakRSSBytes())
+        return Measurement(seconds: seconds, peakRSSBytes: peakRSSBytes(), loadedRSSBytes: loaded)
     }
 
-    /// This process's peak resident set size.
+    /// This process's resident set size now (from /proc/self/statm), or nil where that is unreadable.
+    public static func currentRSSBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// This process's peak resident set size: `VmHWM` of /proc/self/status. Not `getrusage`'s `ru_maxrss`,
+    /// which a spawned child inherits from its parent across exec (measured: every case reported the
+    /// parent's 290 MiB).
     public static func peakRSSBytes() -> Int {
+        if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        {
+            return kilobytes * 1024
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int(usage.ru_maxrss) * 1024
@@ -156,6 +181,13 @@ public enum DiTBenchmark {
             name: benchCase.name, tokens: benchCase.tokens, layout: benchCase.layoutName, gflop: gflop, seconds: seconds,
             gflopsPerSecond: gflop / seconds, shareOfPeak: gflop / seconds / peak, peakRSSBytes: tessera.peakRSSBytes,
             numpySeconds: numpySeconds, numpyPeakRSSBytes: numpy?.peakRSSBytes, speedRatio: numpySeconds.map { $0 / seconds },
-            memoryRatio: numpy.map { Double(tessera.peakRSSBytes) / Double($0.peakRSSBytes) })
+            memoryRatio: numpy.map { Double(tessera.peakRSSBytes) / Double($0.peakRSSBytes) },
+            loadedRSSBytes: tessera.loadedRSSBytes, numpyLoadedRSSBytes: numpy?.loadedRSSBytes,
+            workingMemoryRatio: workingRatio(tessera, numpy))
+    }
+
+    static func workingRatio(_ tessera: Measurement, _ numpy: Measurement?) -> Double? {
+        guard let numpy, let ours = tessera.loadedRSSBytes, let theirs = numpy.loadedRSSBytes, numpy.peakRSSBytes > theirs else { return nil }
+        return Double(max(0, tessera.peakRSSBytes - ours)) / Double(numpy.peakRSSBytes - theirs)
     }
 }
