@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+import TesseraModels
+import TesseraTensor
+
+@testable import TesseraTraining
+
+/// The trainable DiT against the inference DiT, and its gradients against finite differences.
+@Suite struct DiTGraphTests {
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../TesseraEngineTests/Golden").standardized
+
+    let file: SafetensorsFile
+    let config: DiTConfig
+    var weights: [String: Tensor] = [:]
+    let caption: Caption
+    let x: Tensor
+    let time: Float
+
+    init() throws {
+        file = try SafetensorsFile(path: Self.golden.appendingPathComponent("dit_tiny.safetensors").path)
+        config = try DiTConfig.load(Self.golden.appendingPathComponent("dit_tiny.json").path)
+        for name in file.names where !name.hasPrefix("input.") && !name.hasPrefix("output.") { weights[name] = try file.tensor(name) }
+        caption = Caption(tokens: try file.tensor("input.ctx"), length: Int(file.metadata["input.ctx_length"] ?? "") ?? 0, pooled: try file.tensor("input.y"))
+        x = try file.tensor("input.x")
+        time = try file.tensor("input.t").storage[0]
+    }
+
+    // Same float32 operations in a different order (the inference path folds gates into weights and
+    // fuses norms): differences of a few ulps of O(1) values, far below 1e-4.
+    @Test(arguments: ["full", "factorized"])
+    func matchesTheInferenceForward(_ layoutName: String) throws {
+        let layout: Attention.Layout = layoutName == "full" ? .full : .factorized
+        let expected = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: layout)
+        let tape = Tape()
+        let graph = try DiTGraph(tape: tape, config: config, weights: weights)
+        let actual = tape.value(graph.velocity(x, time: time, caption: caption, layout: layout))
+        let scale = max(1, expected.storage.map(abs).max() ?? 0)
+        let worst = zip(actual.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst / scale < 1e-4, "worst difference \(worst)")
+    }
+
+    /// d(MSE)/d(weight) for a sample of weights in every kind of layer, against central differences.
+    @Test func weightGradientsMatchFiniteDifferences() throws {
+        let target = NoiseGenerator(seed: 3, stream: 1).tensor(shape: x.shape)
+        func loss(_ weights: [String: Tensor]) throws -> (Tape, DiTGraph, Tape.Variable) {
+            let tape = Tape()
+            let graph = try DiTGraph(tape: tape, config: config, weights: weights)
+            let v = graph.velocity(x, time: time, caption: caption, layout: .factorized)
+            return (tape, graph, tape.meanSquaredError(v, tape.constant(target)))
+        }
+        let (tape, graph, total) = try loss(weights)
+        tape.backward(from: total)
+        let names = ["x_embedder.weight", "t_embedder.mlp.0.weight", "y_embedder.mlp.2.bias", "context_embedder.weight",
+                     "blocks.0.adaLN_modulation.1.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.q_norm.weight",
+                     "blocks.1.attn.k_norm.weight", "blocks.1.norm2.bias", "blocks.0.cross.q.weight", "blocks.1.cross.k_norm.weight",
+                     "blocks.1.cross.v.weight", "blocks.0.mlp.fc1.weight", "blocks.1.mlp.fc2.bias", "final_layer.adaLN_modulation.1.weight",
+                     "final_layer.linear.weight"]
+        for name in names {
+            let analytic = tape.gradient(graph.weights[name]!)!
+            #expect((analytic.storage.map(abs).max() ?? 0) > 1e-5, "\(name): a gradient reaches it")
+            let largest = max(analytic.storage.map(abs).max() ?? 0, 1e-4)
+            var worst: Float = 0
+            for sample in 0..<3 {
+                // The element with the largest gradient and two others.
+                let i = sample == 0 ? analytic.storage.indices.max(by: { abs(analytic.storage[$0]) < abs(analytic.storage[$1]) })! : (sample * 7919) % analytic.count
+                var plus = weights, minus = weights
+                let step: Float = 1e-2
+                plus[name]!.storage[i] += step
+                minus[name]!.storage[i] -= step
+                let (tp, _, lp) = try loss(plus), (tm, _, lm) = try loss(minus)
+                let numeric = (tp.value(lp).storage[0] - tm.value(lm).storage[0]) / (2 * step)
+                worst = max(worst, abs(numeric - analytic.storage[i]) / largest)
+            }
+            #expect(worst < 3e-2, "\(name): worst relative gradient error \(worst)")
+        }
+    }
+}
