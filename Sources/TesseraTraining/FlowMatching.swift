@@ -1,0 +1,94 @@
+import Foundation
+import TesseraModels
+import TesseraTensor
+
+/// One training example for the DiT: a clean latent and its caption's encoding.
+public struct FlowSample: Sendable {
+    public var latent: Tensor
+    public var caption: Caption
+    public init(latent: Tensor, caption: Caption) {
+        self.latent = latent
+        self.caption = caption
+    }
+}
+
+/// Rectified-flow training of the DiT (docs/ENGINE.md): `x_t = (1−t)·x0 + t·ε`, the network predicts
+/// `v = ε − x0`, the loss is their mean squared difference; `t` is logit-normal (`σ(n)`, `n ~ N(0, 1)`),
+/// and the caption is replaced by the empty caption's encoding with probability `dropCaption`, so the one
+/// model also gives the unconditional velocity classifier-free guidance needs.
+public struct FlowMatchingTrainer {
+    public let config: DiTConfig
+    public var parameters: [String: Tensor]
+    public var optimizer: AdamW
+    /// The empty caption's encoding (the unconditional branch).
+    public var emptyCaption: Caption
+    public var dropCaption: Float = 0.1
+    /// Seeds the noise and times: step `s` draws from streams keyed by (seed, s), so a resumed run draws
+    /// what an uninterrupted one would.
+    public var seed: UInt64
+
+    public init(config: DiTConfig, parameters: [String: Tensor], settings: AdamW.Settings, emptyCaption: Caption, seed: UInt64) {
+        self.config = config
+        self.parameters = parameters
+        self.optimizer = AdamW(settings: settings, parameters: parameters)
+        self.emptyCaption = emptyCaption
+        self.seed = seed
+    }
+
+    /// Deterministic draws for (step, sample): ε, t and whether the caption is dropped.
+    func draws(step: Int, sample: Int, shape: [Int]) -> (noise: Tensor, time: Float, drop: Bool) {
+        let key = seed &+ UInt64(step) &* 1_000_003 &+ UInt64(sample) &* 7919
+        let noise = NoiseGenerator(seed: key, stream: 21).tensor(shape: shape)
+        let (n, u) = NoiseGenerator(seed: key, stream: 22).pair(0)
+        let time = 1 / (1 + Foundation.exp(-n))
+        // u is normal: Φ(u) is uniform.
+        let uniform = 0.5 * (1 + erf(Double(u) / 2.0.squareRoot()))
+        return (noise, time, uniform < Double(dropCaption))
+    }
+
+    /// The loss of one sample, on a fresh tape.
+    func loss(_ sample: FlowSample, step: Int, index: Int) throws -> (Tape, DiTGraph, Tape.Variable) {
+        let x0 = sample.latent
+        let (noise, time, drop) = draws(step: step, sample: index, shape: x0.shape)
+        var xt = x0, target = x0
+        for i in 0..<x0.count {
+            xt.storage[i] = (1 - time) * x0.storage[i] + time * noise.storage[i]
+            target.storage[i] = noise.storage[i] - x0.storage[i]
+        }
+        let tape = Tape()
+        let graph = try DiTGraph(tape: tape, config: config, weights: parameters)
+        let velocity = graph.velocity(xt, time: time, caption: drop ? emptyCaption : sample.caption)
+        return (tape, graph, tape.meanSquaredError(velocity, tape.constant(target)))
+    }
+
+    /// One optimizer step on a batch (gradients averaged over its samples); returns the mean loss and the
+    /// gradient norm before clipping.
+    @discardableResult
+    public mutating func step(_ batch: [FlowSample]) throws -> (loss: Float, gradientNorm: Float) {
+        precondition(!batch.isEmpty, "an empty batch")
+        let step = optimizer.step
+        var gradients: [String: Tensor] = [:]
+        var total: Float = 0
+        for (index, sample) in batch.enumerated() {
+            let (tape, graph, loss) = try loss(sample, step: step, index: index)
+            tape.backward(from: loss)
+            total += tape.value(loss).storage[0]
+            for (name, variable) in graph.weights {
+                guard let g = tape.gradient(variable) else { continue }
+                if var existing = gradients[name] {
+                    gradients[name] = nil
+                    for i in 0..<g.count { existing.storage[i] += g.storage[i] }
+                    gradients[name] = existing
+                } else {
+                    gradients[name] = g
+                }
+            }
+        }
+        if batch.count > 1 {
+            let scale = 1 / Float(batch.count)
+            for name in Array(gradients.keys) { gradients[name] = Elementwise.map(gradients[name]!) { $0 * scale } }
+        }
+        let norm = optimizer.update(&parameters, gradients: gradients)
+        return (total / Float(batch.count), norm)
+    }
+}
