@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "TesseraCLI",
             dependencies: [
-                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels",
+                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels", "TesseraTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

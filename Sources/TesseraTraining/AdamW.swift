@@ -46,12 +46,17 @@ public struct AdamW: Sendable {
         return s.minimumLearningRate + (s.learningRate - s.minimumLearningRate) * 0.5 * (1 + cos(Float.pi * progress))
     }
 
-    /// The global L2 norm of the gradients.
+    /// The global L2 norm of the gradients (per-tensor sums of squares in float, added in double).
     public static func globalNorm(_ gradients: [String: Tensor]) -> Float {
         var total: Double = 0
-        for g in gradients.values { for v in g.storage { total += Double(v) * Double(v) } }
+        for g in gradients.values {
+            total += g.storage.withUnsafeBufferPointer { Double(FastMath.sumOfSquares($0.baseAddress!, count: $0.count)) }
+        }
         return Float(total.squareRoot())
     }
+
+    /// Elements per parallel chunk of the update.
+    static let chunk = 65_536
 
     /// One update of `parameters` in place from `gradients` (same names); returns the gradient norm before
     /// clipping. Weight decay is decoupled and skips one-dimensional tensors (biases and norm weights).
@@ -70,13 +75,30 @@ public struct AdamW: Sendable {
             second[name] = nil
             average[name] = nil
             let decay = p.rank > 1 ? s.weightDecay : 0
-            for i in 0..<p.count {
-                let gi = g.storage[i] * clip
-                m.storage[i] = s.beta1 * m.storage[i] + (1 - s.beta1) * gi
-                v.storage[i] = s.beta2 * v.storage[i] + (1 - s.beta2) * gi * gi
-                let update = (m.storage[i] / correction1) / ((v.storage[i] / correction2).squareRoot() + s.epsilon)
-                p.storage[i] -= rate * (update + decay * p.storage[i])
-                a.storage[i] = s.emaDecay * a.storage[i] + (1 - s.emaDecay) * p.storage[i]
+            let count = p.count
+            g.storage.withUnsafeBufferPointer { gs in
+                p.storage.withUnsafeMutableBufferPointer { ps in
+                    m.storage.withUnsafeMutableBufferPointer { ms in
+                        v.storage.withUnsafeMutableBufferPointer { vs in
+                            a.storage.withUnsafeMutableBufferPointer { avs in
+                                let gp = gs.baseAddress!, pp = ps.baseAddress!, mp = ms.baseAddress!, vp = vs.baseAddress!, ap = avs.baseAddress!
+                                Compute.parallel((count + Self.chunk - 1) / Self.chunk) { c in
+                                    for i in (c * Self.chunk)..<min(count, (c + 1) * Self.chunk) {
+                                        let gi = gp[i] * clip
+                                        let mi = s.beta1 * mp[i] + (1 - s.beta1) * gi
+                                        let vi = s.beta2 * vp[i] + (1 - s.beta2) * gi * gi
+                                        mp[i] = mi
+                                        vp[i] = vi
+                                        let update = (mi / correction1) / ((vi / correction2).squareRoot() + s.epsilon)
+                                        let pi = pp[i] - rate * (update + decay * pp[i])
+                                        pp[i] = pi
+                                        ap[i] = s.emaDecay * ap[i] + (1 - s.emaDecay) * pi
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
             parameters[name] = p
             first[name] = m
