@@ -110,3 +110,13 @@ import TesseraTensor
         #expect(abs(numeric - analytic.storage[3]) > 0.05)
     }
 }
+
+extension GradientCheckTests {
+    @Test(arguments: [[3, 3, 3, 1, 1, 1], [3, 3, 3, 2, 2, 2], [1, 3, 3, 1, 2, 2], [3, 1, 1, 2, 1, 1]])
+    func conv3d(_ shape: [Int]) {
+        let (kt, kh, kw) = (shape[0], shape[1], shape[2]), stride = (shape[3], shape[4], shape[5])
+        check([Self.random([5, 4, 5, 2], seed: 30), Self.random([3, 2, kt, kh, kw], seed: 31, scale: 0.3), Self.random([3], seed: 32)]) { t, v in
+            t.conv3d(v[0], weight: v[1], bias: v[2], stride: stride)
+        }
+    }
+}
