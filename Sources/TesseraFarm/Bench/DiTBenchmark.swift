@@ -148,28 +148,8 @@ public enum DiTBenchmark {
         return Measurement(seconds: seconds, peakRSSBytes: peakRSSBytes(), loadedRSSBytes: loaded)
     }
 
-    /// This process's resident set size now (from /proc/self/statm), or nil where that is unreadable.
-    public static func currentRSSBytes() -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
-    /// This process's peak resident set size: `VmHWM` of /proc/self/status. Not `getrusage`'s `ru_maxrss`,
-    /// which a spawned child inherits from its parent across exec (measured: every case reported the
-    /// parent's 290 MiB).
-    public static func peakRSSBytes() -> Int {
-        if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
-        {
-            return kilobytes * 1024
-        }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int(usage.ru_maxrss) * 1024
-    }
+    public static func currentRSSBytes() -> Int? { ProcessMemory.currentRSSBytes() }
+    public static func peakRSSBytes() -> Int { ProcessMemory.peakRSSBytes() }
 
     /// A row from a case, its FLOPs, the Tessera measurement and the numpy one.
     public static func row(_ benchCase: Case, config: DiTConfig, peak: Double, tessera: Measurement, numpy: Measurement?) -> Row {
