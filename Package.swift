@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(
             name: "TesseraEngineTests", dependencies: ["TesseraTensor", "TesseraModels", "TesseraSampling"],
             exclude: ["Golden"]),
+        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia"]),
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFarmTests",

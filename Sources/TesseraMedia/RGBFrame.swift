@@ -79,7 +79,8 @@ public struct RGBFrame: Sendable, Equatable {
     }
 
     /// Peak signal-to-noise ratio in dB between two frames of the same size, over all three channels
-    /// (infinity when identical, nil when the sizes differ).
+    /// (infinity when identical, nil when the sizes differ). Through yuv420p this is bounded by the
+    /// half-resolution colour on hard colour edges, whatever the codec's quality.
     public static func psnr(_ a: RGBFrame, _ b: RGBFrame) -> Double? {
         guard a.width == b.width, a.height == b.height else { return nil }
         var sum = 0.0
@@ -87,8 +88,23 @@ public struct RGBFrame: Sendable, Equatable {
             let d = Double(Int(a.pixels[i]) - Int(b.pixels[i]))
             sum += d * d
         }
-        if sum == 0 { return .infinity }
-        let mse = sum / Double(a.pixels.count)
-        return 10 * log10((255 * 255) / mse)
+        return decibels(meanSquaredError: sum / Double(a.pixels.count))
+    }
+
+    /// PSNR in dB of the BT.709 luma (0.2126 R + 0.7152 G + 0.0722 B) alone: the codec's loss at full
+    /// resolution, without yuv420p's colour subsampling. A wrong colour matrix on either side shows here too.
+    public static func lumaPSNR(_ a: RGBFrame, _ b: RGBFrame) -> Double? {
+        guard a.width == b.width, a.height == b.height else { return nil }
+        var sum = 0.0
+        for i in stride(from: 0, to: a.pixels.count, by: 3) {
+            let d = 0.2126 * (Double(a.pixels[i]) - Double(b.pixels[i])) + 0.7152 * (Double(a.pixels[i + 1]) - Double(b.pixels[i + 1]))
+                + 0.0722 * (Double(a.pixels[i + 2]) - Double(b.pixels[i + 2]))
+            sum += d * d
+        }
+        return decibels(meanSquaredError: sum / Double(a.width * a.height))
+    }
+
+    private static func decibels(meanSquaredError mse: Double) -> Double {
+        mse == 0 ? .infinity : 10 * log10((255 * 255) / mse)
     }
 }

@@ -7,8 +7,9 @@ public struct VideoSettings: Sendable, Equatable {
     public let height: Int
     /// Frames per second, exact (24000/1001 for 23.976).
     public let frameRate: FrameRate
-    /// libx264's constant rate factor, 0 (lossless luma) to 51 (worst); 18 by default, visually near-lossless
-    /// for rendered content, where x264's own default of 23 shows banding in smooth gradients.
+    /// libx264's constant rate factor, 1 (best) to 51 (worst); 18 by default, visually near-lossless for
+    /// rendered content, where x264's own default of 23 shows banding in smooth gradients. (0 would mean
+    /// lossless, which the High profile cannot carry: it needs High 4:4:4.)
     public let crf: Double
     /// libx264's speed/size trade-off; `medium` (x264's own default) unless set.
     public let preset: Preset
@@ -26,7 +27,7 @@ public struct VideoSettings: Sendable, Equatable {
     }
 
     /// Throws `MediaError.invalidSettings` for an odd or out-of-range size, a non-positive frame rate, a CRF
-    /// outside 0...51, or a negative thread count.
+    /// outside 1...51, or a thread count outside 0...64.
     public init(
         width: Int, height: Int, frameRate: FrameRate = .fps24, crf: Double = 18, preset: Preset = .medium, threads: Int = 0,
         metadata: VideoMetadata = VideoMetadata()
@@ -40,7 +41,9 @@ public struct VideoSettings: Sendable, Equatable {
                     + "or crop one pixel before writing)")
         }
         guard frameRate.isValid else { throw MediaError.invalidSettings("frame rate \(frameRate) is not a positive rational") }
-        guard crf.isFinite, (0...51).contains(crf) else { throw MediaError.invalidSettings("CRF \(crf) is outside 0...51") }
+        guard crf.isFinite, (1...51).contains(crf) else {
+            throw MediaError.invalidSettings("CRF \(crf) is outside 1...51 (0, lossless, needs High 4:4:4, not High)")
+        }
         guard (0...64).contains(threads) else { throw MediaError.invalidSettings("thread count \(threads) is outside 0...64") }
         self.width = width
         self.height = height
