@@ -1,3 +1,4 @@
+import CLibAV
 import Foundation
 
 /// One picture as 8-bit RGB, interleaved and tightly packed: `pixels` is `[H, W, 3]` in row-major order, with
@@ -70,6 +71,27 @@ public struct RGBFrame: Sendable, Equatable {
             }
         }
         return out
+    }
+
+    /// The frame scaled to `width` x `height` (bicubic, through libswscale; aspect ratio as given).
+    public func resized(width newWidth: Int, height newHeight: Int) throws -> RGBFrame {
+        guard newWidth > 0, newHeight > 0 else { throw MediaError.invalidFrame("cannot resize to \(newWidth)x\(newHeight)") }
+        if newWidth == width && newHeight == height { return self }
+        let scaler = Scaler()
+        try scaler.configure(
+            source: (width, height, AV_PIX_FMT_RGB24), destination: (newWidth, newHeight, AV_PIX_FMT_RGB24),
+            flags: SWS_BICUBIC | SWS_ACCURATE_RND, colorspace: SWS_CS_DEFAULT, sourceFullRange: true, destinationFullRange: true,
+            path: "a \(width)x\(height) frame")
+        var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)
+        try pixels.withUnsafeBufferPointer { source in
+            try out.withUnsafeMutableBufferPointer { destination in
+                try scaler.scale(
+                    source: [source.baseAddress, nil, nil, nil], sourceStrides: [Int32(width * 3), 0, 0, 0], sourceHeight: height,
+                    destination: [destination.baseAddress, nil, nil, nil], destinationStrides: [Int32(newWidth * 3), 0, 0, 0],
+                    path: "a \(width)x\(height) frame")
+            }
+        }
+        return try RGBFrame(width: newWidth, height: newHeight, pixels: out)
     }
 
     /// The colour of pixel (x, y).

@@ -97,12 +97,12 @@ import Testing
     /// Odd sizes are refused with a message that says why, before any file is created.
     @Test(arguments: [(511, 288), (512, 287), (1, 2), (0, 0), (8194, 2)])
     func refusesSizesYUV420CannotHold(width: Int, height: Int) throws {
-        #expect {
-            try VideoSettings(width: width, height: height)
-        } throws: { error in
-            guard case MediaError.invalidSettings(let text) = error else { return false }
-            return text.contains("\(width)x\(height)")
+        let error = #expect(throws: MediaError.self) { try VideoSettings(width: width, height: height) }
+        guard case .invalidSettings(let text) = error else {
+            Issue.record("expected invalidSettings, got \(String(describing: error))")
+            return
         }
+        #expect(text.contains("\(width)x\(height)"))
     }
 
     @Test func refusesBadRateAndCRF() {
