@@ -10,9 +10,10 @@ extension BenchCommand {
             discussion: """
                 Writes deterministic synthetic RGB frames (TestPattern) raw to a temporary folder, then for each preset \
                 and repeat encodes them with Tessera (a child process: tessera bench encode-case) and with `ffmpeg -f rawvideo \
-                ... -c:v libx264 -preset P -crf C -pix_fmt yuv420p -profile:v high -threads T -movflags +faststart`, back \
-                to back, alternating which goes first. Figures are medians; the ratio is the median of the per-pair \
-                ratios (Tessera fps / ffmpeg fps). ffmpeg's time is its own -benchmark rtime (process start-up excluded).
+                ... -vf scale=out_color_matrix=bt709:out_range=tv -c:v libx264 -preset P -crf C -pix_fmt yuv420p -profile:v high \
+                -threads T (BT.709 tags) -movflags +faststart`, back to back, alternating which goes first. Figures are \
+                medians; the ratio is the median of the per-pair ratios (Tessera fps / ffmpeg fps). ffmpeg's time is its \
+                own -benchmark rtime (process start-up excluded).
                 """)
 
         @Option(help: "Frame width.") var width = 1920
@@ -68,23 +69,29 @@ extension BenchCommand {
                 "Encode: \(o.frames) frames \(o.width)x\(o.height) RGB24 → H.264 (libx264 High, yuv420p, CRF \(String(format: "%g", o.crf)), "
                     + "+faststart), \(o.threads) encoder thread(s), median of \(o.repeats) pair(s); \(report.libav).",
                 "Baseline: \(report.ffmpegVersion), same raw frames, same run: \(report.ffmpegCommand)",
-                "RATIO is the median of the per-pair ratios (Tessera fps / ffmpeg fps), each pair run back to back.",
+                "RATIO is the median of the per-pair ratios (Tessera fps / ffmpeg fps), each pair run back to back; CPU RATIO the same "
+                    + "in CPU seconds (ffmpeg / Tessera).",
             ]
             if let load = report.loadAverage { lines.append(String(format: "Load average (1 min) at start and end: %.1f, %.1f.", load[0], load[1])) }
-            var table = Table(["PRESET", "TESSERA FPS", "FFMPEG FPS", "RATIO", "PAIR RATIOS", "TESSERA RSS", "FFMPEG RSS", "TESSERA MB", "FFMPEG MB"])
+            var table = Table([
+                "PRESET", "TESSERA FPS", "FFMPEG FPS", "RATIO", "PAIR RATIOS", "CPU RATIO", "TESSERA RSS", "FFMPEG RSS", "TESSERA MB", "FFMPEG MB",
+            ])
             table.maxWidth = 60
             for row in report.rows {
                 let last = row.pairs.last
                 table.add([
                     row.preset.rawValue, String(format: "%.2f", row.tesseraFPS), String(format: "%.2f", row.ffmpegFPS),
                     String(format: "%.3f", row.ratio) + (row.ratio >= report.goal ? "" : " *"),
-                    row.pairs.map { String(format: "%.2f", $0.ratio) }.joined(separator: " "),
+                    row.pairs.map { String(format: "%.2f", $0.ratio) }.joined(separator: " "), String(format: "%.3f", row.cpuRatio),
                     megabytes(row.tesseraPeakRSSBytes), megabytes(row.ffmpegPeakRSSBytes),
                     last.map { String(format: "%.2f", Double($0.tessera.outputBytes) / 1e6) } ?? "-",
                     last.map { String(format: "%.2f", Double($0.ffmpeg.outputBytes) / 1e6) } ?? "-",
                 ])
             }
             lines += ["", table.render()]
+            if let row = report.rows.first(where: { !$0.sameSize }) {
+                lines.append("Note: the \(row.preset.rawValue) outputs differ in size, so the two sides did not encode the same picture.")
+            }
             if report.rows.contains(where: { $0.ratio < report.goal }) {
                 lines.append(String(format: "* below the goal of %.0f%% of ffmpeg's frame rate.", report.goal * 100))
             }
