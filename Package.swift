@@ -90,6 +90,7 @@ let package = Package(
             name: "TesseraEngineTests", dependencies: ["TesseraTensor", "TesseraModels", "TesseraSampling"],
             exclude: ["Golden"]),
         .testTarget(name: "TesseraTrainingTests", dependencies: ["TesseraTraining", "TesseraTensor", "TesseraModels"]),
+        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia"]),
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFarmTests",

@@ -1,0 +1,116 @@
+import CLibAV
+
+// The libav objects the writers and reader share, each owned by one small class that frees it in `deinit`.
+// Internal: no libav pointer leaves TesseraMedia.
+
+/// Owns an `AVFrame`.
+final class FrameHandle {
+    let frame: UnsafeMutablePointer<AVFrame>
+
+    init(path: String) throws {
+        guard let frame = av_frame_alloc() else { throw LibAV.error(tessera_averror(ENOMEM), "allocate a frame for", path: path) }
+        self.frame = frame
+    }
+
+    deinit {
+        var frame: UnsafeMutablePointer<AVFrame>? = frame
+        av_frame_free(&frame)
+    }
+
+    /// Gives the frame its own buffers for a picture of this size and pixel format.
+    func allocate(width: Int, height: Int, format: AVPixelFormat, path: String) throws {
+        av_frame_unref(frame)
+        frame.pointee.width = Int32(width)
+        frame.pointee.height = Int32(height)
+        frame.pointee.format = format.rawValue
+        try LibAV.check(av_frame_get_buffer(frame, 0), "allocate picture buffers for", path: path)
+    }
+
+    /// The plane pointers, as the array `sws_scale` takes.
+    var planes: [UnsafeMutablePointer<UInt8>?] {
+        withUnsafeBytes(of: frame.pointee.data) { Array($0.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)) }
+    }
+
+    /// The row strides in bytes, as the array `sws_scale` takes.
+    var strides: [Int32] {
+        withUnsafeBytes(of: frame.pointee.linesize) { Array($0.bindMemory(to: Int32.self)) }
+    }
+}
+
+/// Owns an `AVPacket`.
+final class PacketHandle {
+    let packet: UnsafeMutablePointer<AVPacket>
+
+    init(path: String) throws {
+        guard let packet = av_packet_alloc() else { throw LibAV.error(tessera_averror(ENOMEM), "allocate a packet for", path: path) }
+        self.packet = packet
+    }
+
+    deinit {
+        var packet: UnsafeMutablePointer<AVPacket>? = packet
+        av_packet_free(&packet)
+    }
+}
+
+/// Owns an `AVCodecContext`.
+final class CodecHandle {
+    let context: UnsafeMutablePointer<AVCodecContext>
+
+    init(codec: UnsafePointer<AVCodec>, path: String) throws {
+        guard let context = avcodec_alloc_context3(codec) else {
+            throw LibAV.error(tessera_averror(ENOMEM), "allocate a codec context for", path: path)
+        }
+        self.context = context
+    }
+
+    deinit {
+        var context: UnsafeMutablePointer<AVCodecContext>? = context
+        avcodec_free_context(&context)
+    }
+
+    /// Sets one of the codec's private options (libx264's `preset`, `crf`, `profile`).
+    func setPrivateOption(_ name: String, _ value: String, path: String) throws {
+        LibAV.clearLog()
+        let code = av_opt_set(context.pointee.priv_data, name, value, 0)
+        if code < 0 { throw MediaError.invalidSettings("\(name)=\(value): \(LibAV.message(for: code))") }
+    }
+}
+
+/// Owns a `SwsContext`: converts and resizes pictures between pixel formats. Rebuilt only when the source
+/// changes (`sws_getCachedContext`).
+final class Scaler {
+    private var context: OpaquePointer?
+
+    init() {}
+
+    deinit { sws_freeContext(context) }
+
+    /// Prepares a conversion; colour matrices follow `colorspace` (an `SWS_CS_*` value) with the given ranges
+    /// (true = full range 0–255, false = limited 16–235, which H.264 uses).
+    func configure(
+        source: (width: Int, height: Int, format: AVPixelFormat), destination: (width: Int, height: Int, format: AVPixelFormat),
+        flags: Int32, colorspace: Int32, sourceFullRange: Bool, destinationFullRange: Bool, path: String
+    ) throws {
+        context = sws_getCachedContext(
+            context, Int32(source.width), Int32(source.height), source.format, Int32(destination.width), Int32(destination.height),
+            destination.format, flags, nil, nil, nil)
+        guard let context else {
+            throw MediaError.libav(
+                operation: "set up a \(source.width)x\(source.height) → \(destination.width)x\(destination.height) conversion for",
+                path: path, code: tessera_averror(EINVAL), message: "sws_getCachedContext refused the formats")
+        }
+        let coefficients = sws_getCoefficients(colorspace)
+        // Returns -1 for conversions with no YUV side (RGB to RGB), where matrices do not apply: not an error.
+        _ = sws_setColorspaceDetails(
+            context, coefficients, sourceFullRange ? 1 : 0, coefficients, destinationFullRange ? 1 : 0, 0, 1 << 16, 1 << 16)
+    }
+
+    /// Converts one picture between the configured formats.
+    func scale(
+        source: [UnsafePointer<UInt8>?], sourceStrides: [Int32], sourceHeight: Int,
+        destination: [UnsafeMutablePointer<UInt8>?], destinationStrides: [Int32], path: String
+    ) throws {
+        let rows = sws_scale(context, source, sourceStrides, 0, Int32(sourceHeight), destination, destinationStrides)
+        if rows <= 0 { throw LibAV.error(rows < 0 ? rows : tessera_averror(EINVAL), "convert a picture for", path: path) }
+    }
+}
