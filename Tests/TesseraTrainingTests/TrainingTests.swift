@@ -110,3 +110,23 @@ import TesseraTensor
         #expect(resumed.optimizer.average == straight.optimizer.average)
     }
 }
+
+@Suite struct TrainingLogTests {
+    @Test func appendsFlushesAndDropsStepsAfterTheCheckpointOnResume() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-log-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let log = try TrainingLog(path: path)
+            for step in 0..<10 { try log.append(.init(step: step, loss: Float(10 - step), learningRate: 1e-3, gradientNorm: 0.5, seconds: 0.1)) }
+        }
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 11 && lines[0] == "step,loss,learning_rate,gradient_norm,seconds" && lines[10].hasPrefix("9,1,"))
+        // A checkpoint at step 6 holds steps 0..<6: resuming drops 6...9 and appends after 5.
+        let resumed = try TrainingLog(path: path, keepBefore: 6)
+        #expect(resumed.entries.map(\.step) == Array(0..<6))
+        try resumed.append(.init(step: 6, loss: 3.5, learningRate: 1e-3, gradientNorm: 0.4, seconds: 0.1))
+        let after = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(after.count == 8 && after[7].hasPrefix("6,3.5,"))
+        #expect(resumed.smoothedLoss(factor: 0).map(\.loss) == [10, 9, 8, 7, 6, 5, 3.5])
+    }
+}
