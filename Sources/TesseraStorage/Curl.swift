@@ -162,7 +162,7 @@ final class CurlEasy: @unchecked Sendable {
         case "PUT":
             set(CURLOPT_UPLOAD, 1)
             set(CURLOPT_INFILESIZE_LARGE, offset: request.body.length)
-            set(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)  // fewer, larger writes than the 64 KiB default
+            // The upload buffer stays at its 64 KiB default: 512 KiB measured slower against SeaweedFS (bench upload).
         case "POST":
             set(CURLOPT_POST, 1)
             set(CURLOPT_POSTFIELDSIZE_LARGE, offset: request.body.length)
