@@ -170,6 +170,24 @@ import TesseraTestSupport
         #expect(try store.incompleteUploads().isEmpty)
     }
 
+    @Test func virtualHostAddressingRoundTrips() throws {
+        let server = try SeaweedServer.shared()
+        let pathStyle = try SeaweedServer.store(on: server)
+        let store = try SeaweedServer.store(on: server, bucket: pathStyle.configuration.bucket) {
+            $0.endpoint = server.virtualHostEndpoint
+            $0.addressing = .virtualHost
+        }
+        let scratch = try Scratch("s3-vhost")
+        let source = try scratch.file("in.bin", size: 6 << 20, seed: 9)  // multipart: 5 MiB + 1 MiB
+        let key = try ObjectKey("virtual host/clip 1.mp4")
+        #expect(store.url(for: key).absoluteString == "http://\(pathStyle.configuration.bucket).localhost:\(server.ports.s3)/virtual%20host/clip%201.mp4")
+        try store.put(file: source, key: key)
+        try store.get(key: key, to: scratch.path("out.bin"))
+        #expect(try sameBytes(source, scratch.path("out.bin")))
+        #expect(try pathStyle.head(key: key)?.size == 6 << 20, "the same bucket seen path-style")
+        #expect(try store.list(prefix: "virtual").map(\.key) == [key])
+    }
+
     @Test func prepareIsIdempotentAndURLsPointAtTheObject() throws {
         let server = try SeaweedServer.shared()
         let store = try SeaweedServer.store(on: server)

@@ -65,5 +65,26 @@ import TesseraTestSupport
         while !cutter.isFinished { Thread.sleep(forTimeInterval: 0.01) }
         try server.start()
         #expect(try store.head(key: smallKey) == nil)
+
+        // A server that comes back while the retries last: the upload goes through, whole.
+        let patient = try SeaweedServer.store(on: server, bucket: store.configuration.bucket) {
+            $0.maxParallelParts = 2
+            $0.maxSendBytesPerSecond = 10 << 20
+            $0.retry = RetryPolicy(maxAttempts: 8, baseDelay: 0.5, maxDelay: 2)
+        }
+        let restarted = DispatchSemaphore(value: 0)
+        let restartKey = try ObjectKey("renders/restarted.mp4")
+        try patient.put(file: source, key: restartKey, contentType: nil) { progress in
+            guard progress.partsDone == 1 else { return }
+            Thread {
+                server.kill()
+                Thread.sleep(forTimeInterval: 0.5)
+                try? server.start()
+                restarted.signal()
+            }.start()
+        }
+        restarted.wait()
+        try patient.get(key: restartKey, to: scratch.path("restarted.bin"))
+        #expect(try sameBytes(source, scratch.path("restarted.bin")))
     }
 }

@@ -84,7 +84,12 @@ extension BenchCommand {
             if let load = report.loadAverage {
                 lines.append(String(format: "Load average (1 min) at start and end: %.1f, %.1f.", load[0], load[1]))
             }
-            return (lines + ["", table.render()]).joined(separator: "\n")
+            lines += ["", table.render(), "", "Per-repeat ratios (curl time / side time), in repeat order:"]
+            for side in report.sides {
+                guard let ratios = side.ratios else { continue }
+                lines.append("  \(side.name): " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+            }
+            return lines.joined(separator: "\n")
         }
     }
 

@@ -31,6 +31,8 @@ public final class SeaweedProcess: @unchecked Sendable {
 
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
     public var endpoint: URL { URL(string: "http://127.0.0.1:\(ports.s3)")! }
+    /// The same for virtual-host addressing: `http://localhost:PORT`, buckets as `BUCKET.localhost`.
+    public var virtualHostEndpoint: URL { URL(string: "http://localhost:\(ports.s3)")! }
     public var logFile: URL { directory.appendingPathComponent("weed.log") }
     public var pid: pid_t? { child?.pid }
 
@@ -76,6 +78,8 @@ public final class SeaweedProcess: @unchecked Sendable {
             "-admin.port=\(ports.admin)", "-admin.port.grpc=\(ports.adminGRPC)", "-admin.ui=false",
             "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-s3.localSocket=\(dir)/s3.sock", "-filer.localSocket=\(dir)/filer.sock",
+            // Virtual-host addressing as BUCKET.localhost:PORT (libcurl resolves *.localhost to loopback).
+            "-s3.domainName=localhost",
         ]
     }
 
