@@ -111,10 +111,14 @@ public final class S3Store: ObjectStore {
 
     // MARK: Requests
 
-    /// The headers every request carries. libcurl 7.88 signs the payload as empty unless told otherwise.
+    /// A Content-Type header, when there is a type. (`send` adds what every request needs.)
     func headers(contentType: String? = nil) -> [String] {
-        ["x-amz-content-sha256: UNSIGNED-PAYLOAD"] + (contentType.map { ["Content-Type: \($0)"] } ?? [])
+        contentType.map { ["Content-Type: \($0)"] } ?? []
     }
+
+    /// Every SigV4 request to S3 must carry x-amz-content-sha256, and libcurl 7.88 does not add it (a body
+    /// would be signed as empty).
+    static let payloadHeader = "x-amz-content-sha256: UNSIGNED-PAYLOAD"
 
     /// A response that counts as an answer (2xx, or a status in `accept`).
     struct Response {
@@ -143,7 +147,8 @@ public final class S3Store: ObjectStore {
         while true {
             attempt += 1
             if cancel?.isRaised == true { throw StorageError.cancelled("\(operation): another part failed") }
-            let request = try make()
+            var request = try make()
+            request.headers.insert(Self.payloadHeader, at: 0)
             let outcome = withHandle { $0.perform(request, settings: settings, cancel: cancel) }
             let retryOutcome: RetryPolicy.Outcome
             let failure: StorageError
