@@ -69,7 +69,12 @@ public final class S3Store: ObjectStore {
             try partial.restart()  // each try starts the file over
             return HTTPRequest(method: "GET", url: configuration.url(key: key), headers: headers(), downloadTo: partial.descriptor)
         }
-        guard response.status != 404 else { throw StorageError.notFound(key: key.rawValue) }
+        guard response.status != 404 else {
+            if response.code == "NoSuchBucket" {
+                throw StorageError.server(status: 404, code: "NoSuchBucket", message: "GET \(key): no bucket \(configuration.bucket)", attempts: 1)
+            }
+            throw StorageError.notFound(key: key.rawValue)
+        }
         let written = try partial.size()
         if let expected = response.headers["content-length"].flatMap(Int64.init), expected != written {
             throw StorageError.network(message: "GET \(key): received \(written) of \(expected) bytes", attempts: 1)

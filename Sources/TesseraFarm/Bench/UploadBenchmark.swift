@@ -110,9 +110,9 @@ public struct UploadBenchmark {
         // The secret goes to curl through a 0600 config file, not its command line (visible in ps).
         let configLine = "user = \"\(s3.credentials.accessKeyID):\(s3.credentials.secretAccessKey)\"\n"
         let fd = open(curlConfig.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0, write(fd, configLine, configLine.utf8.count) == configLine.utf8.count, close(fd) == 0 else {
-            throw BenchmarkError("cannot write \(curlConfig.path)")
-        }
+        guard fd >= 0 else { throw BenchmarkError("cannot create \(curlConfig.path)") }
+        let written = write(fd, configLine, configLine.utf8.count)
+        guard close(fd) == 0, written == configLine.utf8.count else { throw BenchmarkError("cannot write \(curlConfig.path)") }
 
         var environment = configuration.environment
         environment["TESSERA_S3_ENDPOINT"] = s3.endpoint.absoluteString
