@@ -64,13 +64,14 @@ extension BenchCommand {
         }
 
         static func render(_ report: UploadBenchmarkReport) -> String {
-            var table = Table(["SIDE", "MEDIAN S", "MB/S", "VS CURL", "PROCESS S", "VS CURL (PROCESS)", "PEAK RSS", "HOW"])
+            var table = Table(["SIDE", "MEDIAN S", "MB/S", "VS CURL", "PROCESS S", "VS CURL (PROCESS)", "CPU S", "PEAK RSS", "HOW"])
             table.maxWidth = 70
             for side in report.sides {
                 table.add([
                     side.name, String(format: "%.2f", side.medianSeconds), String(format: "%.0f", side.medianMBps),
                     side.medianRatio.map { String(format: "%.2f×", $0) } ?? "-", String(format: "%.2f", side.medianWallSeconds),
-                    side.medianWallRatio.map { String(format: "%.2f×", $0) } ?? "-", megabytes(side.medianPeakRSSBytes), side.how,
+                    side.medianWallRatio.map { String(format: "%.2f×", $0) } ?? "-", String(format: "%.2f", side.medianCPUSeconds),
+                    megabytes(side.medianPeakRSSBytes), side.how,
                 ])
             }
             var lines = [
@@ -79,7 +80,7 @@ extension BenchCommand {
                 "MEDIAN S is the transfer as the uploader timed it (Tessera around put, curl's time_total); PROCESS S is start to exit.",
                 "Server: \(report.server). Baseline: \(report.curlVersion). Tessera links libcurl \(report.libcurl).",
                 "VS CURL is the median of the per-repeat ratios curl time / side time (above 1: faster than curl). MB/s = 10^6 bytes/s.",
-                "PEAK RSS is VmHWM, sampled every 2 ms.",
+                "CPU S is the uploading process's user + system time (the client's own cost). PEAK RSS is VmHWM, sampled every 2 ms.",
             ]
             if let load = report.loadAverage {
                 lines.append(String(format: "Load average (1 min) at start and end: %.1f, %.1f.", load[0], load[1]))

@@ -36,11 +36,14 @@ public struct UploadBenchmarkReport: Sendable, Codable {
         /// Seconds of each upload's process, start to exit (start-up included: tessera's binary is large).
         public var wallSeconds: [Double]
         public var peakRSSBytes: [Int]
+        /// CPU seconds (user + system) of each upload's process: the client's own cost, whatever the server does.
+        public var cpuSeconds: [Double]
         public var medianSeconds: Double
         /// 10^6 bytes per second at the median transfer time.
         public var medianMBps: Double
         public var medianWallSeconds: Double
         public var medianPeakRSSBytes: Int
+        public var medianCPUSeconds: Double
         /// curl's transfer time / this side's, per repeat (> 1: faster than curl); nil for curl itself.
         public var ratios: [Double]?
         public var medianRatio: Double?
@@ -132,6 +135,7 @@ public struct UploadBenchmark {
         var seconds = Array(repeating: [Double](), count: 3)
         var wall = Array(repeating: [Double](), count: 3)
         var rss = Array(repeating: [Int](), count: 3)
+        var cpu = Array(repeating: [Double](), count: 3)
         for repeatIndex in 0..<options.repeats {
             // Rotate which side goes first so drift does not always favour one.
             for offset in 0..<3 {
@@ -162,6 +166,7 @@ public struct UploadBenchmark {
                 seconds[side].append(measured.seconds)
                 wall[side].append(measured.wallSeconds)
                 rss[side].append(measured.peakRSSBytes)
+                cpu[side].append(measured.cpuSeconds)
                 progress(String(format: "repeat %d: %@ %.2f s (%.0f MB/s), process %.2f s", repeatIndex + 1, sideNames[side], measured.seconds,
                                 Double(options.sizeMiB << 20) / measured.seconds / 1e6, measured.wallSeconds))
             }
@@ -174,9 +179,9 @@ public struct UploadBenchmark {
             let medianSeconds = median(seconds[side])
             return UploadBenchmarkReport.Side(
                 name: sideNames[side], how: hows[side], seconds: seconds[side], wallSeconds: wall[side], peakRSSBytes: rss[side],
-                medianSeconds: medianSeconds, medianMBps: bytes / medianSeconds / 1e6, medianWallSeconds: median(wall[side]),
-                medianPeakRSSBytes: Int(median(rss[side].map(Double.init))), ratios: ratios, medianRatio: ratios.map(median),
-                medianWallRatio: wallRatios.map(median))
+                cpuSeconds: cpu[side], medianSeconds: medianSeconds, medianMBps: bytes / medianSeconds / 1e6,
+                medianWallSeconds: median(wall[side]), medianPeakRSSBytes: Int(median(rss[side].map(Double.init))),
+                medianCPUSeconds: median(cpu[side]), ratios: ratios, medianRatio: ratios.map(median), medianWallRatio: wallRatios.map(median))
         }
         let curlVersion = Self.firstLine(try ChildProcess.run(curl, ["--version"]).output)
         return UploadBenchmarkReport(
@@ -196,25 +201,26 @@ public struct UploadBenchmark {
     }
 
     /// Runs a program, timing it from spawn to exit, and samples its peak RSS (`VmHWM` in /proc/PID/status)
-    /// every 2 ms until it exits. Not `wait4`'s `ru_maxrss`: posix_spawn starts the child on the parent's
+    /// every 2 ms until it exits, and takes its CPU time from `wait4`. Not `wait4`'s `ru_maxrss`: posix_spawn starts the child on the parent's
     /// memory (vfork), and Linux carries that memory's high-water mark across exec into the child's figure.
     /// The program prints its own transfer time as a last line `{"seconds": S}`.
     static func measure(
         _ executable: String, _ arguments: [String], environment: [String: String], log: URL
-    ) throws -> (seconds: Double, wallSeconds: Double, peakRSSBytes: Int) {
+    ) throws -> (seconds: Double, wallSeconds: Double, peakRSSBytes: Int, cpuSeconds: Double) {
         try? FileManager.default.removeItem(at: log)
         let start = DispatchTime.now().uptimeNanoseconds
         let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, outputFile: log.path)
         var peak = 0
-        var status: Int32?
+        var raw: Int32 = 0
+        var usage = rusage()
         while true {
             if let hwm = highWaterMark(child.pid) { peak = max(peak, hwm) }
-            if let exited = child.poll() {
-                status = exited
-                break
-            }
+            let reaped = wait4(child.pid, &raw, WNOHANG, &usage)
+            if reaped == child.pid || (reaped < 0 && errno != EINTR) { break }
             usleep(2000)
         }
+        let status: Int32? = raw & 0x7f == 0 ? (raw >> 8) & 0xff : nil
+        let cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         let wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         struct Timing: Decodable { var seconds: Double }
@@ -223,7 +229,7 @@ public struct UploadBenchmark {
         else {
             throw BenchmarkError("\(URL(fileURLWithPath: executable).lastPathComponent) failed (status \(status ?? -1)): \(output)")
         }
-        return (timing.seconds, wallSeconds, peak)
+        return (timing.seconds, wallSeconds, peak, cpuSeconds)
     }
 
     /// A live process's peak resident set size in bytes, nil once it has exited.
