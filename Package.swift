@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "TesseraTraining", dependencies: ["TesseraTensor", "TesseraModels"], swiftSettings: kernelFlags),
         // Video in and out (owner of libav).
         .target(name: "TesseraMedia", dependencies: ["CLibAV"]),
-        // Object storage (owner of libcurl).
+        // Object storage (owner of libcurl): the S3 client and the local folder store.
         .target(name: "TesseraStorage", dependencies: ["CCurl"]),
 
         // PostgreSQL client (owner of libpq). Knows nothing about jobs.
@@ -100,6 +100,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
-        .target(name: "TesseraTestSupport", dependencies: ["TesseraPostgres", "TesseraQueue"], path: "Tests/TesseraTestSupport"),
+        .testTarget(name: "TesseraStorageTests", dependencies: ["TesseraStorage", "TesseraFarm", "TesseraTestSupport"]),
+        // Test servers: a PostgreSQL database per test (TESSERA_TEST_PG), SeaweedFS (TESSERA_WEED), via TesseraFarm's ChildProcess.
+        .target(
+            name: "TesseraTestSupport", dependencies: ["TesseraPostgres", "TesseraQueue", "TesseraFarm", "TesseraStorage"],
+            path: "Tests/TesseraTestSupport"),
     ]
 )

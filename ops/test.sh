@@ -32,6 +32,7 @@ export TESSERA_TEST_PG="host=$state/postgres/run user=tessera"
 export TESSERA_BIN="$PWD/.build/debug/tessera"
 export TESSERA_MIGRATIONS="$PWD/migrations"
 export TESSERA_TEXT_ENCODER="$PWD/models/all-MiniLM-L6-v2"   # installed by ops/setup.sh
+export TESSERA_WEED="$PWD/.venv/bin/weed"   # SeaweedFS, installed by ops/setup.sh; the storage tests start it
 
 say "running the tests"
 swift test --skip-build "$@"

@@ -12,6 +12,14 @@ import Foundation
 /// | `TESSERA_PG_USER` | unprivileged user that runs the embedded server when tessera runs as root | `postgres` |
 /// | `TESSERA_TEXT_ENCODER` | folder of the all-MiniLM-L6-v2 text encoder (installed by `make setup`) | `models/all-MiniLM-L6-v2` (relative to the working directory) |
 /// | `TESSERA_LOG_LEVEL` | trace, debug, info, notice, warning, error or critical (read by the CLI's log set-up) | `info` |
+/// | `TESSERA_S3_ENDPOINT` | S3-compatible endpoint URL (`https://s3.eu-west-1.amazonaws.com`, `http://10.0.0.5:8333`) | unset: objects go to the folder `$TESSERA_HOME/objects` |
+/// | `TESSERA_S3_BUCKET` | bucket for rendered objects (required with an endpoint) | — |
+/// | `TESSERA_S3_REGION` | SigV4 signing region | `us-east-1` |
+/// | `TESSERA_S3_ADDRESSING` | `path` (`host/bucket/key`) or `virtual-host` (`bucket.host/key`) | `path` |
+/// | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | S3 credentials | — |
+/// | `TESSERA_S3_CREDENTIALS_FILE` | AWS-style credentials file; wins over the two variables above | unset |
+/// | `TESSERA_S3_PROFILE` | profile in that file (else `AWS_PROFILE`) | `default` |
+/// | `TESSERA_S3_CA_FILE` | CA bundle for a private S3 server's TLS certificate (TLS is always verified) | system CAs |
 public struct Configuration: Sendable {
     /// A PostgreSQL URL when one is configured; nil means the embedded cluster.
     public var databaseURL: String?
@@ -56,5 +64,19 @@ public struct Configuration: Sendable {
             serverUser: environment["TESSERA_PG_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgres",
             environment: environment,
             textEncoder: URL(fileURLWithPath: environment["TESSERA_TEXT_ENCODER"].flatMap { $0.isEmpty ? nil : $0 } ?? "models/all-MiniLM-L6-v2"))
+    }
+}
+
+extension Configuration {
+    /// Where rendered objects go, from the `TESSERA_S3_*` and `AWS_*` variables in `environment`:
+    /// S3 when `TESSERA_S3_ENDPOINT` is set, else the local folder `home/objects`.
+    public var objectStorage: ObjectStorageSettings {
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        return ObjectStorageSettings(
+            endpoint: value("TESSERA_S3_ENDPOINT"), region: value("TESSERA_S3_REGION") ?? "us-east-1", bucket: value("TESSERA_S3_BUCKET"),
+            addressing: value("TESSERA_S3_ADDRESSING"), accessKeyID: value("AWS_ACCESS_KEY_ID"),
+            secretAccessKey: value("AWS_SECRET_ACCESS_KEY"), credentialsFile: value("TESSERA_S3_CREDENTIALS_FILE"),
+            profile: value("TESSERA_S3_PROFILE") ?? value("AWS_PROFILE") ?? "default", caFile: value("TESSERA_S3_CA_FILE"),
+            localRoot: home.appendingPathComponent("objects"))
     }
 }
