@@ -3,6 +3,32 @@ import TesseraTensor
 
 /// Element-wise and shape operations with their gradients.
 extension Tape {
+    /// Calls `body(row, vector)` for each of `n` rows of width `d` of `x`, in place.
+    static func rows(_ n: Int, _ d: Int, _ x: inout Tensor, _ v: Tensor, _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>) -> Void) {
+        x.storage.withUnsafeMutableBufferPointer { xs in
+            v.storage.withUnsafeBufferPointer { vs in
+                for row in 0..<n { body(xs.baseAddress! + row * d, vs.baseAddress!) }
+            }
+        }
+    }
+
+    /// `Σ_rows g` (when `x` is nil) or `Σ_rows g ⊙ x`, for `n` rows of width `d`.  → `[d]`
+    static func columnSums(_ n: Int, _ d: Int, _ g: Tensor, _ x: Tensor?) -> Tensor {
+        var sums = [Float](repeating: 0, count: d)
+        g.storage.withUnsafeBufferPointer { gs in
+            sums.withUnsafeMutableBufferPointer { ss in
+                if let x {
+                    x.storage.withUnsafeBufferPointer { xs in
+                        for row in 0..<n { for c in 0..<d { ss[c] += gs[row * d + c] * xs[row * d + c] } }
+                    }
+                } else {
+                    for row in 0..<n { for c in 0..<d { ss[c] += gs[row * d + c] } }
+                }
+            }
+        }
+        return Tensor(shape: [d], storage: sums)
+    }
+
     /// `a + b` (same element count).
     public func add(_ a: Variable, _ b: Variable) -> Variable {
         let x = value(a), y = value(b)
@@ -31,13 +57,17 @@ extension Tape {
         let x = value(a), n = x.rows, c = x.columns
         precondition(start >= 0 && start + count <= c, "columns: \(start)+\(count) of \(x.shape)")
         var out = Tensor(uninitialized: [n, count])
-        for row in 0..<n {
-            for j in 0..<count { out.storage[row * count + j] = x.storage[row * c + start + j] }
+        x.storage.withUnsafeBufferPointer { xs in
+            out.storage.withUnsafeMutableBufferPointer { os in
+                for row in 0..<n { (os.baseAddress! + row * count).update(from: xs.baseAddress! + row * c + start, count: count) }
+            }
         }
         return record(out, [a]) { g in
             var dx = Tensor(zeros: [n, c])
-            for row in 0..<n {
-                for j in 0..<count { dx.storage[row * c + start + j] = g.storage[row * count + j] }
+            g.storage.withUnsafeBufferPointer { gs in
+                dx.storage.withUnsafeMutableBufferPointer { ds in
+                    for row in 0..<n { (ds.baseAddress! + row * c + start).update(from: gs.baseAddress! + row * count, count: count) }
+                }
             }
             return [dx.reshaped(x.shape)]
         }
@@ -48,16 +78,11 @@ extension Tape {
         let x = value(a), w = value(v), d = w.count, n = x.count / d
         precondition(x.count % d == 0, "multiplyRows: \(x.shape) by \(w.shape)")
         var out = x
-        for row in 0..<n { for c in 0..<d { out.storage[row * d + c] *= w.storage[c] } }
+        Self.rows(n, d, &out, w) { o, wp in for c in 0..<d { o[c] *= wp[c] } }
         return record(out, [a, v]) { g in
-            var dx = g, dw = Tensor(zeros: w.shape)
-            for row in 0..<n {
-                for c in 0..<d {
-                    dx.storage[row * d + c] = g.storage[row * d + c] * w.storage[c]
-                    dw.storage[c] += g.storage[row * d + c] * x.storage[row * d + c]
-                }
-            }
-            return [dx, dw]
+            var dx = g
+            Self.rows(n, d, &dx, w) { o, wp in for c in 0..<d { o[c] *= wp[c] } }
+            return [dx, Self.columnSums(n, d, g, x)]
         }
     }
 
@@ -66,30 +91,21 @@ extension Tape {
         let x = value(a), b = value(v), d = b.count, n = x.count / d
         precondition(x.count % d == 0, "addRows: \(x.shape) plus \(b.shape)")
         var out = x
-        for row in 0..<n { for c in 0..<d { out.storage[row * d + c] += b.storage[c] } }
-        return record(out, [a, v]) { g in
-            var db = Tensor(zeros: b.shape)
-            for row in 0..<n { for c in 0..<d { db.storage[c] += g.storage[row * d + c] } }
-            return [g, db]
-        }
+        Self.rows(n, d, &out, b) { o, bp in for c in 0..<d { o[c] += bp[c] } }
+        return record(out, [a, v]) { g in [g, Self.columnSums(n, d, g, nil)] }
     }
 
     /// adaLN modulation `x·(1 + scale) + shift` per row, `shift` and `scale` of D values.
     public func modulate(_ a: Variable, shift: Variable, scale: Variable) -> Variable {
         let x = value(a), sh = value(shift), sc = value(scale), d = sh.count, n = x.count / d
+        let onePlus = Tensor(shape: [d], storage: sc.storage.map { 1 + $0 })
         var out = x
-        for row in 0..<n { for c in 0..<d { out.storage[row * d + c] = x.storage[row * d + c] * (1 + sc.storage[c]) + sh.storage[c] } }
+        Self.rows(n, d, &out, onePlus) { o, mp in for c in 0..<d { o[c] *= mp[c] } }
+        Self.rows(n, d, &out, sh) { o, bp in for c in 0..<d { o[c] += bp[c] } }
         return record(out, [a, shift, scale]) { g in
-            var dx = g, dShift = Tensor(zeros: sh.shape), dScale = Tensor(zeros: sc.shape)
-            for row in 0..<n {
-                for c in 0..<d {
-                    let gv = g.storage[row * d + c]
-                    dx.storage[row * d + c] = gv * (1 + sc.storage[c])
-                    dShift.storage[c] += gv
-                    dScale.storage[c] += gv * x.storage[row * d + c]
-                }
-            }
-            return [dx, dShift, dScale]
+            var dx = g
+            Self.rows(n, d, &dx, onePlus) { o, mp in for c in 0..<d { o[c] *= mp[c] } }
+            return [dx, Self.columnSums(n, d, g, nil), Self.columnSums(n, d, g, x)]
         }
     }
 
@@ -98,9 +114,13 @@ extension Tape {
         let x = value(a)
         return record(Elementwise.silu(x), [a]) { g in
             var dx = g
-            for i in 0..<x.count {
-                let v = x.storage[i], s = 1 / (1 + exp(-v))
-                dx.storage[i] = g.storage[i] * s * (1 + v * (1 - s))
+            dx.storage.withUnsafeMutableBufferPointer { ds in
+                x.storage.withUnsafeBufferPointer { xs in
+                    for i in 0..<ds.count {
+                        let v = xs[i], s = 1 / (1 + FastMath.exp(-v))
+                        ds[i] *= s * (1 + v * (1 - s))
+                    }
+                }
             }
             return [dx]
         }
@@ -112,10 +132,14 @@ extension Tape {
         return record(Elementwise.gelu(x), [a]) { g in
             let k: Float = (2 / Float.pi).squareRoot()
             var dx = g
-            for i in 0..<x.count {
-                let v = x.storage[i]
-                let s = 1 / (1 + exp(-2 * k * (v + 0.044715 * v * v * v)))
-                dx.storage[i] = g.storage[i] * (s + v * s * (1 - s) * 2 * k * (1 + 3 * 0.044715 * v * v))
+            dx.storage.withUnsafeMutableBufferPointer { ds in
+                x.storage.withUnsafeBufferPointer { xs in
+                    for i in 0..<ds.count {
+                        let v = xs[i]
+                        let s = 1 / (1 + FastMath.exp(-2 * k * (v + 0.044715 * v * v * v)))
+                        ds[i] *= s + v * s * (1 - s) * 2 * k * (1 + 3 * 0.044715 * v * v)
+                    }
+                }
             }
             return [dx]
         }
