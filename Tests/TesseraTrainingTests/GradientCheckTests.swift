@@ -120,3 +120,11 @@ extension GradientCheckTests {
         }
     }
 }
+
+extension GradientCheckTests {
+    @Test func latentOperations() {
+        check([Self.random([3, 5], seed: 40), Self.random([3, 5], seed: 41)]) { t, v in t.multiply(v[0], v[1]) }
+        check([Self.random([3, 5], seed: 42)]) { t, v in t.exponential(v[0], scale: 0.5) }
+        check([Self.random([3, 5], seed: 43)]) { t, v in t.mean(v[0]) }
+    }
+}

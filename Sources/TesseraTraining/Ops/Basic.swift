@@ -174,3 +174,43 @@ extension Tape {
         }
     }
 }
+
+/// Operations for the VAE's latent: element-wise products and exponentials, and means.
+extension Tape {
+    /// `a ⊙ b` (same element count).
+    public func multiply(_ a: Variable, _ b: Variable) -> Variable {
+        let x = value(a), y = value(b)
+        precondition(x.count == y.count, "multiply: \(x.shape) and \(y.shape)")
+        var out = x
+        for i in 0..<out.count { out.storage[i] *= y.storage[i] }
+        return record(out, [a, b]) { g in
+            var dx = g, dy = g
+            for i in 0..<g.count {
+                dx.storage[i] *= y.storage[i]
+                dy.storage[i] *= x.storage[i]
+            }
+            return [dx.reshaped(x.shape), dy.reshaped(y.shape)]
+        }
+    }
+
+    /// `exp(x · factor)`.
+    public func exponential(_ a: Variable, scale factor: Float = 1) -> Variable {
+        let out = Elementwise.map(value(a)) { Foundation.exp($0 * factor) }
+        return record(out, [a]) { g in
+            var dx = g
+            for i in 0..<g.count { dx.storage[i] *= factor * out.storage[i] }
+            return [dx]
+        }
+    }
+
+    /// The mean of all elements.  → `[1]`
+    public func mean(_ a: Variable) -> Variable {
+        let x = value(a)
+        var total: Double = 0
+        for v in x.storage { total += Double(v) }
+        let n = Float(x.count)
+        return record(Tensor(shape: [1], storage: [Float(total / Double(n))]), [a]) { g in
+            [Tensor(repeating: g.storage[0] / n, shape: x.shape)]
+        }
+    }
+}
