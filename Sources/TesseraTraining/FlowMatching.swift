@@ -73,21 +73,9 @@ public struct FlowMatchingTrainer {
             let (tape, graph, loss) = try loss(sample, step: step, index: index)
             tape.backward(from: loss)
             total += tape.value(loss).storage[0]
-            for (name, variable) in graph.weights {
-                guard let g = tape.gradient(variable) else { continue }
-                if var existing = gradients[name] {
-                    gradients[name] = nil
-                    for i in 0..<g.count { existing.storage[i] += g.storage[i] }
-                    gradients[name] = existing
-                } else {
-                    gradients[name] = g
-                }
-            }
+            accumulate(&gradients, tape: tape, weights: graph.weights)
         }
-        if batch.count > 1 {
-            let scale = 1 / Float(batch.count)
-            for name in Array(gradients.keys) { gradients[name] = Elementwise.map(gradients[name]!) { $0 * scale } }
-        }
+        scaleGradients(&gradients, by: 1 / Float(batch.count))
         let norm = optimizer.update(&parameters, gradients: gradients)
         return (total / Float(batch.count), norm)
     }
