@@ -49,6 +49,9 @@ let package = Package(
         .target(name: "TesseraMedia", dependencies: ["CLibAV"]),
         // Object storage (owner of libcurl).
         .target(name: "TesseraStorage", dependencies: ["CCurl"]),
+        // The procedural world Tessera learns from: scenes, physics, renderer, captions, prompt expansion and
+        // the evaluator that reads a video back. Numerics only; never imports the farm.
+        .target(name: "TesseraWorld", dependencies: ["TesseraTensor"]),
 
         // PostgreSQL client (owner of libpq). Knows nothing about jobs.
         .target(name: "TesseraPostgres", dependencies: ["CLibPQ"]),
@@ -74,7 +77,7 @@ let package = Package(
         .target(
             name: "TesseraCLI",
             dependencies: [
-                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels",
+                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels", "TesseraWorld",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -87,6 +90,7 @@ let package = Package(
         .testTarget(
             name: "TesseraEngineTests", dependencies: ["TesseraTensor", "TesseraModels", "TesseraSampling"],
             exclude: ["Golden"]),
+        .testTarget(name: "TesseraWorldTests", dependencies: ["TesseraWorld", "TesseraTensor"]),
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFarmTests",
