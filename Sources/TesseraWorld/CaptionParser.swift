@@ -86,6 +86,8 @@ struct ParserState {
     // Background: colours with the place named after each ("at the top").
     var backgroundColours: [(colour: BackgroundColour, place: Region?)] = []
     var backgroundContext = false
+    /// Just after a background colour: "at the top" / "at the bottom" says where in the gradient it is.
+    var backgroundPlaceOpen = false
     var cameraContext = false
 
     // This sentence: objects in the order named, and events with how many objects preceded them.
@@ -96,6 +98,8 @@ struct ParserState {
         let lexeme = lexemes[index]
         var keepsMotion = false
         var keepsPreposition = false
+        let placeWasOpen = backgroundPlaceOpen
+        backgroundPlaceOpen = false
         switch lexeme {
         case .separator(let mark):
             pendingColour = nil
@@ -115,13 +119,14 @@ struct ParserState {
             pendingDefinite = true
             keepsMotion = true
             keepsPreposition = true
+            backgroundPlaceOpen = placeWasOpen
         case .indefinite:
             pendingDefinite = false
             keepsPreposition = true
         case .shape(let shape, let plural):
             readNoun(shape, plural: plural)
         case .place(let region, let directional):
-            readPlace(region, directional: directional)
+            readPlace(region, directional: directional, afterBackgroundColour: placeWasOpen)
         case .motion(let kind, let direction):
             if !cameraContext { readMotion(kind, direction) }
             keepsMotion = !cameraContext
@@ -138,6 +143,7 @@ struct ParserState {
             sentenceEvents.append((lexeme, sentenceObjects.count))
         case .preposition(let word):
             preposition = word
+            backgroundPlaceOpen = placeWasOpen && word == "at"
             keepsMotion = afterMotion
             keepsPreposition = true
         case .other(let word):
@@ -180,7 +186,12 @@ struct ParserState {
             if term.objectColour == nil { ignored.append(term.rawValue) }
             pendingColour = term
         } else if beforeBackground || backgroundContext {
-            if let colour = term.backgroundColour { backgroundColours.append((colour, nil)) } else { ignored.append(term.rawValue) }
+            if let colour = term.backgroundColour {
+                backgroundColours.append((colour, nil))
+                backgroundPlaceOpen = true
+            } else {
+                ignored.append(term.rawValue)
+            }
         } else if let current, objects[current].colour == nil, let colour = term.objectColour {
             objects[current].colour = colour
         } else {
@@ -225,8 +236,8 @@ struct ParserState {
 
     /// A place is a direction after "to" or straight after a motion word, a gradient's end in a background
     /// description, and otherwise where an object is.
-    mutating func readPlace(_ region: Region, directional: Bool) {
-        if backgroundContext, !directional, region == .top || region == .bottom, let last = backgroundColours.indices.last {
+    mutating func readPlace(_ region: Region, directional: Bool, afterBackgroundColour: Bool) {
+        if afterBackgroundColour, !directional, region == .top || region == .bottom, let last = backgroundColours.indices.last {
             backgroundColours[last].place = region
             return
         }

@@ -1,0 +1,70 @@
+// The evaluator's validation (docs/WORLD.md, "Validation"): ground-truth renders score high against their
+// own captions, noise and other scenes' captions score near chance.
+
+import Foundation
+import Testing
+import TesseraTensor
+import TesseraWorld
+
+@Suite struct EvaluatorTests {
+    /// Frames per validation clip: 33 at 24 fps (1.33 s), long enough for falls, bounces and encounters.
+    static let frames = 33
+    static let scenes = 50
+
+    struct Averages {
+        var truth = 0.0, noise = 0.0, mismatched = 0.0
+        var worst: [(UInt64, Double, [FactCheck])] = []
+    }
+
+    static func measure(_ aspect: AspectBucket, seeds: Range<UInt64>) throws -> Averages {
+        let (width, height) = aspect.size(shortSide: 288)
+        let evaluator = Evaluator()
+        var readings: [VideoReading] = []
+        var captions: [String] = []
+        for seed in seeds {
+            let scene = SceneSampler.sample(seed: seed, extent: aspect.extent, frames: frames, fps: 24)
+            let renderer = SceneRenderer(scene: scene, width: width, height: height)
+            var source = TensorFrames(renderer.frames(), fps: 24)
+            readings.append(try evaluator.read(&source))
+            let phrasing = Phrasing.allCases[Int(seed % 3)]
+            captions.append(Captioner.caption(Captioner.facts(scene, trajectory: renderer.trajectory), phrasing: phrasing))
+        }
+        var averages = Averages()
+        let n = Double(seeds.count)
+        for i in readings.indices {
+            let own = evaluator.score(readings[i], caption: captions[i])
+            averages.truth += own.score / n
+            if own.score < 1 { averages.worst.append((seeds.lowerBound + UInt64(i), own.score, own.facts.filter { !$0.satisfied })) }
+            averages.mismatched += evaluator.score(readings[i], caption: captions[(i + 1) % captions.count]).score / n
+        }
+        // Noise: uniform in [-1, 1], a fresh clip per caption (five of them: noise reads the same every time).
+        for i in 0..<5 {
+            var state = UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+            let noise = (0..<frames).map { _ in
+                Tensor(shape: [height, width, 3], storage: (0..<(width * height * 3)).map { _ in
+                    // xorshift64*: cheap in a debug build, and the noise only has to be noise.
+                    state ^= state >> 12
+                    state ^= state << 25
+                    state ^= state >> 27
+                    return Float((state &* 0x2545_F491_4F6C_DD1D) >> 40) / Float(1 << 24) * 2 - 1
+                })
+            }
+            var source = TensorFrames(noise, fps: 24)
+            averages.noise += try evaluator.evaluate(&source, caption: captions[i]).score / 5
+        }
+        return averages
+    }
+
+    @Test(arguments: [AspectBucket.landscape, .portrait])
+    func groundTruthScoresHighNoiseAndMismatchNearChance(_ aspect: AspectBucket) throws {
+        let averages = try Self.measure(aspect, seeds: 1000..<(1000 + UInt64(Self.scenes)))
+        print(String(format: "evaluator %@: truth %.3f, mismatched %.3f, noise %.3f", aspect.rawValue, averages.truth,
+                     averages.mismatched, averages.noise))
+        for (seed, score, misses) in averages.worst {
+            print("  seed \(seed) \(String(format: "%.2f", score)): " + misses.map { "\($0.fact) wanted \($0.expected) saw \($0.observed)" }.joined(separator: "; "))
+        }
+        #expect(averages.truth >= 0.95)
+        #expect(averages.mismatched <= 0.4)
+        #expect(averages.noise <= 0.1)
+    }
+}
