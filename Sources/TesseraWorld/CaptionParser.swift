@@ -161,7 +161,7 @@ struct ParserState {
         "screen", "view", "picture", "image", "video", "clip", "slowly", "quickly", "gently", "steadily", "fast",
         "slow", "along", "through", "way", "side", "corner", "over", "under", "off", "walls", "wall", "objects",
         "shapes", "things", "there", "that", "which", "where", "as", "by", "for", "all", "this", "far", "edge",
-        "about", "again", "repeatedly", "colored", "coloured", "solid", "plain", "flat", "simple", "lands",
+        "about", "again", "repeatedly", "colored", "coloured", "solid", "plain", "flat", "simple", "lands", "onto",
     ]
 
     /// A colour word belongs to the noun it stands before: a shape (object colour) or a background word;

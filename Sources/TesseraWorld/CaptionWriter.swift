@@ -106,7 +106,7 @@ extension Captioner {
     }
 
     static func eventSentence(_ event: CaptionFacts.Event, _ objects: [CaptionFacts.Object], _ phrasing: Phrasing) -> String {
-        let a = reference(objects[event.first]), b = reference(objects[event.second])
+        let a = reference(event.first, objects), b = reference(event.second, objects)
         switch (event.kind, phrasing) {
         case (.collision, .prose): return "\(a) and \(b) collide"
         case (.collision, .backgroundFirst): return "\(a) and \(b) bump into each other"
@@ -117,9 +117,13 @@ extension Captioner {
         }
     }
 
-    /// "the red circle": colour and shape name an object uniquely in a world scene.
-    static func reference(_ object: CaptionFacts.Object) -> String {
-        "the " + [object.colour?.word, object.shape?.word ?? "object"].compactMap { $0 }.joined(separator: " ")
+    /// "the red circle": colour and shape name an object uniquely in a sampled scene; when a prompt asked for
+    /// two alike, the size is added ("the small yellow star").
+    static func reference(_ index: Int, _ objects: [CaptionFacts.Object]) -> String {
+        let object = objects[index]
+        let alike = objects.filter { $0.colour == object.colour && $0.shape == object.shape }.count > 1
+        return "the " + [alike ? object.size?.word : nil, object.colour?.word, object.shape?.word ?? "object"]
+            .compactMap { $0 }.joined(separator: " ")
     }
 
     /// "a red circle", "an orange star".

@@ -108,7 +108,7 @@ enum Lexicon {
         add(["stars"], .shape(.star, plural: true))
         add(["diamond", "rhombus", "lozenge", "gem"], .shape(.diamond, plural: false))
         add(["diamonds", "rhombuses", "gems"], .shape(.diamond, plural: true))
-        add(["object", "shape", "thing"], .shape(nil, plural: false))
+        add(["object", "shape", "thing", "something"], .shape(nil, plural: false))
 
         add(["top left", "upper left", "top left corner", "upper left corner"], .place(.topLeft, directional: false))
         add(["top right", "upper right", "top right corner", "upper right corner"], .place(.topRight, directional: false))
@@ -130,7 +130,8 @@ enum Lexicon {
 
         add(["still", "stays still", "staying still", "stay still", "sits still", "sitting still", "rests", "resting",
              "rest", "stationary", "motionless", "static", "idle", "sits", "sitting", "at rest", "does not move",
-             "not moving", "unmoving", "standing still", "stands still", "hovering", "hovers"], .motion(.still, nil))
+             "not moving", "unmoving", "standing still", "stands still", "hovering", "hovers", "in place", "stays in place",
+             "staying in place"], .motion(.still, nil))
         add(["drifts", "drifting", "drift", "moves", "moving", "move", "slides", "sliding", "slide", "glides",
              "gliding", "glide", "heads", "heading", "head", "rolls", "rolling", "roll", "travels", "travelling",
              "traveling", "flies", "flying", "floats", "floating", "goes", "going", "runs", "running", "scrolls",

@@ -79,11 +79,12 @@ public struct SceneBuilder: Sendable {
     }
 
     /// Adds two objects set up to meet halfway through the clip, along the frame's longer side: on one layer
-    /// they collide and bounce apart, on two layers the upper one passes in front of the other.
+    /// they collide and bounce apart, on two layers the upper one passes in front of the other (the first
+    /// object in front when `firstInFront`, else chosen at random).
     @discardableResult
     public mutating func addEncounter(
         shapes: (Shape, Shape), colours: (ObjectColour, ObjectColour), sizes: (SizeClass, SizeClass), collide: Bool,
-        _ random: inout WorldRandom
+        firstInFront: Bool? = nil, _ random: inout WorldRandom
     ) -> Bool {
         let extent = scene.extent
         let horizontal = extent.width >= extent.height
@@ -91,7 +92,7 @@ public struct SceneBuilder: Sendable {
         let across = horizontal ? extent.height : extent.width
         let ra = sizes.0.radius * (1 + random.uniform(-SizeClass.jitter...SizeClass.jitter))
         let rb = sizes.1.radius * (1 + random.uniform(-SizeClass.jitter...SizeClass.jitter))
-        let layers = collide ? (0, 0) : (random.chance(0.5) ? (0, 1) : (1, 0))
+        let layers = collide ? (0, 0) : ((firstInFront ?? random.chance(0.5)) ? (1, 0) : (0, 1))
         let duration = scene.duration
         guard duration > 0 else { return false }
         for _ in 0..<80 {
