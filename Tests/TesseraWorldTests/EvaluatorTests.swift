@@ -68,4 +68,52 @@ import TesseraWorld
         #expect(averages.mismatched <= 0.4)
         #expect(averages.noise <= 0.1)
     }
+    /// A 3×3 box blur, Gaussian noise of standard deviation `sigma` and a colour shift (+shift on red, −shift
+    /// on green and blue), clamped to [-1, 1]: roughly what a decoder's output looks like next to a render.
+    static func degrade(_ frame: Tensor, sigma: Float, shift: Float, seed: UInt64) -> Tensor {
+        let h = frame.shape[0], w = frame.shape[1]
+        var across = frame.storage, out = frame.storage
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    let l = frame.storage[(y * w + max(x - 1, 0)) * 3 + c], r = frame.storage[(y * w + min(x + 1, w - 1)) * 3 + c]
+                    across[(y * w + x) * 3 + c] = (l + frame.storage[(y * w + x) * 3 + c] + r) / 3
+                }
+            }
+        }
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        func uniform() -> Float {
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            return (Float((state &* 0x2545_F491_4F6C_DD1D) >> 40) + 0.5) / Float(1 << 24)
+        }
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    let up = across[(max(y - 1, 0) * w + x) * 3 + c], down = across[(min(y + 1, h - 1) * w + x) * 3 + c]
+                    let blurred = (up + across[(y * w + x) * 3 + c] + down) / 3
+                    let normal = (-2 * log(uniform())).squareRoot() * cos(2 * Float.pi * uniform())
+                    out[(y * w + x) * 3 + c] = min(max(blurred + sigma * normal + (c == 0 ? shift : -shift), -1), 1)
+                }
+            }
+        }
+        return Tensor(shape: frame.shape, storage: out)
+    }
+
+    /// Blurred, noisy, colour-shifted renders still read as their captions.
+    @Test func degradedRendersStillRead() throws {
+        var total = 0.0
+        let seeds: Range<UInt64> = 2000..<2008
+        for seed in seeds {
+            let scene = SceneSampler.sample(seed: seed, extent: .landscape, frames: 25, fps: 24)
+            let renderer = SceneRenderer(scene: scene, width: 384, height: 216)
+            let frames = renderer.frames().map { Self.degrade($0, sigma: 0.05, shift: 0.04, seed: seed) }
+            var source = TensorFrames(frames, fps: 24)
+            let caption = Captioner.caption(Captioner.facts(scene, trajectory: renderer.trajectory))
+            total += try Evaluator().evaluate(&source, caption: caption).score / Double(seeds.count)
+        }
+        print(String(format: "evaluator on degraded renders: %.3f", total))
+        #expect(total >= 0.9)
+    }
 }
