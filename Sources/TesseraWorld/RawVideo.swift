@@ -37,15 +37,19 @@ public struct RawVideoReader: FrameSource {
     private let handle: FileHandle
     private var index = 0
 
-    /// Opens the video whose sidecar is at `url` (a `.json` file, or a folder holding `video.json`, or a `.rgb`
-    /// file with a `.json` of the same name beside it).
+    /// Opens the video whose sidecar is at `url`: a `.json` file, a folder holding `video.json`, or a `.rgb`
+    /// file with a `.json` of the same name (or a `video.json`) beside it.
     public init(url: URL) throws {
         var sidecar = url
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
             sidecar = url.appendingPathComponent("video.json")
         } else if url.pathExtension == "rgb" {
+            // NAME.json beside NAME.rgb, else the folder's video.json (what `tessera world render` writes).
             sidecar = url.deletingPathExtension().appendingPathExtension("json")
+            if !FileManager.default.fileExists(atPath: sidecar.path) {
+                sidecar = url.deletingLastPathComponent().appendingPathComponent("video.json")
+            }
         }
         let header: RawVideoHeader
         do {
