@@ -136,3 +136,31 @@ public enum SceneSampler {
         }
     }
 }
+
+/// One training example from one seed: clip shape, scene, pixel size and caption (in a phrasing chosen by the
+/// seed), so a trainer needs a single call per example.
+public struct TrainingSample: Sendable {
+    public var seed: UInt64
+    public var clip: ClipShape
+    public var scene: SceneSpec
+    public var width: Int
+    public var height: Int
+    public var phrasing: Phrasing
+    public var caption: String
+
+    /// The example for `seed` with the given shorter side (288 gives 512x288, 288x512 or 288x288).
+    public init(seed: UInt64, shortSide: Int = 288) {
+        self.seed = seed
+        clip = ClipShape.sample(seed: seed)
+        (width, height) = clip.aspect.size(shortSide: shortSide)
+        scene = SceneSampler.sample(seed: seed, extent: Extent(pixelWidth: width, height: height), frames: clip.frames, fps: clip.fps)
+        var random = WorldRandom(seed: seed, stream: WorldRandom.Streams.scene &+ 2)
+        phrasing = Phrasing.allCases[random.int(below: Phrasing.allCases.count)]
+        caption = Captioner.caption(Captioner.facts(scene), phrasing: phrasing)
+    }
+
+    /// A renderer for the example's frames ([H, W, 3] in [-1, 1] via `frame(_:)`).
+    public func renderer(threads: Int = 1) -> SceneRenderer {
+        SceneRenderer(scene: scene, width: width, height: height, threads: threads)
+    }
+}

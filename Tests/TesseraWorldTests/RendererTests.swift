@@ -102,4 +102,18 @@ import TesseraWorld
         accumulator.add(a, b)
         #expect(abs(accumulator.psnr - 10 * log10(4 / 0.005)) < 1e-4)
     }
+
+    /// A training example is one call from a seed, the same every time, and covers the buckets.
+    @Test func trainingSamples() {
+        let samples = (0..<200 as Range<UInt64>).map { TrainingSample(seed: $0) }
+        #expect(TrainingSample(seed: 17).caption == samples[17].caption && TrainingSample(seed: 17).scene == samples[17].scene)
+        #expect(Set(samples.map(\.clip.aspect)) == Set(AspectBucket.allCases))
+        #expect(Set(samples.map(\.phrasing)) == Set(Phrasing.allCases))
+        #expect(Set(samples.map(\.clip.frames)) == Set(ClipShape.frameWeights.map(\.0)))
+        let sizes = Set(samples.map { "\($0.width)x\($0.height)" })
+        #expect(sizes == ["512x288", "288x512", "288x288"])
+        for sample in samples.prefix(20) {
+            #expect(CaptionParser.parse(sample.caption).facts == Captioner.facts(sample.scene))
+        }
+    }
 }
