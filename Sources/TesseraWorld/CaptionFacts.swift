@@ -15,6 +15,7 @@ public struct CaptionFacts: Sendable, Equatable, Codable {
         /// How it moves (absent for a still image).
         public var motion: MotionClass?
 
+        /// An object with whatever attributes are known.
         public init(
             colour: ObjectColour? = nil, shape: Shape? = nil, size: SizeClass? = nil, region: Region? = nil,
             motion: MotionClass? = nil
@@ -34,6 +35,7 @@ public struct CaptionFacts: Sendable, Equatable, Codable {
 
     /// Something two objects do together.
     public struct Event: Sendable, Equatable, Hashable, Codable {
+        /// What the two objects do.
         public enum Kind: String, Sendable, Codable {
             /// They touch and bounce apart (objects of one layer).
             case collision
@@ -45,6 +47,7 @@ public struct CaptionFacts: Sendable, Equatable, Codable {
         public var first: Int
         public var second: Int
 
+        /// An event between objects `first` and `second` (for an occlusion, `first` is in front).
         public init(_ kind: Kind, _ first: Int, _ second: Int) {
             self.kind = kind
             self.first = first
@@ -57,6 +60,7 @@ public struct CaptionFacts: Sendable, Equatable, Codable {
     public var framing: Framing?
     public var events: [Event]
 
+    /// Facts as given.
     public init(objects: [Object] = [], background: Background? = nil, framing: Framing? = nil, events: [Event] = []) {
         self.objects = objects
         self.background = background

@@ -13,6 +13,7 @@ public struct ParsedObject: Sendable, Equatable, Codable {
     public var motion: MotionKind?
     public var direction: Direction?
 
+    /// An object with nothing known yet.
     public init() {}
 
     /// The motion as a class: nil when there is none, or "moving" without a direction.
@@ -49,6 +50,7 @@ public struct ParsedCaption: Sendable, Equatable, Codable {
 
 /// Captions and prompts → `ParsedCaption`.
 public enum CaptionParser {
+    /// Reads `text`; never fails: what it does not understand is left out (and listed in `ignored`).
     public static func parse(_ text: String) -> ParsedCaption {
         var state = ParserState()
         let lexemes = Lexicon.lexemes(text)

@@ -12,6 +12,7 @@ public struct EvaluationPair: Sendable, Equatable, Codable {
     public var caption: String
     public var reference: URL?
 
+    /// A pair as given.
     public init(line: Int, video: URL, caption: String, reference: URL? = nil) {
         self.line = line
         self.video = video
@@ -26,7 +27,9 @@ public struct EvaluationBatchError: Error, CustomStringConvertible {
     public var description: String { problems.joined(separator: "\n") }
 }
 
+/// Parses batch files for `tessera eval --batch`.
 public enum EvaluationBatch {
+    /// The fields a line may have.
     public static let fields: Set<String> = ["video", "caption", "reference"]
 
     /// Parses a batch file's bytes; `folder` anchors relative paths.

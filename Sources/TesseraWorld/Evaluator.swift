@@ -22,6 +22,7 @@ public struct TensorFrames: FrameSource {
     public let fps: Double
     private var index = 0
 
+    /// Frames [H, W, 3] in [-1, 1], all of one size, shown at `fps`.
     public init(_ frames: [Tensor], fps: Double) {
         precondition(!frames.isEmpty && frames.allSatisfy { $0.shape == frames[0].shape && $0.rank == 3 && $0.shape[2] == 3 },
                      "frames must be non-empty [H, W, 3] tensors of one size")
@@ -98,6 +99,7 @@ public struct Evaluator: Sendable {
     /// Frames where an object shows at least this share of its largest area show it whole.
     public static let wholeShare = 0.9
 
+    /// An evaluator judging falls against `gravity` (the world's by default).
     public init(gravity: Double = SceneSpec.standardGravity) {
         self.gravity = gravity
     }

@@ -48,6 +48,7 @@ public struct FrameAnalyzer {
     private let palette = ObjectColour.allCases
     private let none: UInt8 = 255
 
+    /// An analyzer for frames of `width`×`height`.
     public init(width: Int, height: Int) {
         precondition(width > 0 && height > 0, "frame size must be positive")
         self.width = width

@@ -9,6 +9,7 @@ public struct MotionSample: Sendable, Equatable {
     /// Centre in world units.
     public var position: Vec2
 
+    /// A sample at `time` seconds of the centre `position`.
     public init(time: Double, position: Vec2) {
         self.time = time
         self.position = position

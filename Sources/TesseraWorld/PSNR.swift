@@ -13,6 +13,7 @@ public struct PSNRAccumulator: Sendable {
     /// Peak-to-peak range of the values: 2 for [-1, 1].
     public let range: Double
 
+    /// An empty accumulator for values spanning `range` (2 for [-1, 1]).
     public init(range: Double = 2) {
         self.range = range
     }

@@ -17,6 +17,7 @@ public struct ExpansionRequest: Sendable, Equatable, Codable {
     public var frames: Int
     public var fps: Double
 
+    /// A request; `frames` below 1 becomes 1.
     public init(prompt: String, seed: UInt64, extent: Extent = .landscape, frames: Int = 49, fps: Double = 24) {
         self.prompt = prompt
         self.seed = seed
@@ -50,12 +51,14 @@ public protocol PromptExpanding: Sendable {
 
 /// The rule-based expander: synonyms in, the world's caption out, open attributes from the seed.
 public struct PromptExpander: PromptExpanding {
+    /// The name recorded in `ExpandedPrompt.expander`; bump it when captions for a prompt change.
     public static let name = "rules-1"
     /// Attempts at a scene whose simulation does what the prompt asks before the best one is taken.
     public static let attempts = 24
 
     public init() {}
 
+    /// Expands one prompt; deterministic in the request.
     public func expand(_ request: ExpansionRequest) -> ExpandedPrompt {
         let parsed = CaptionParser.parse(request.prompt)
         var random = WorldRandom(seed: request.seed, stream: WorldRandom.Streams.expansion)

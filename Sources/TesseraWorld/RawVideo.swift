@@ -16,8 +16,10 @@ public struct RawVideoHeader: Sendable, Equatable, Codable {
     /// The frames file, relative to the sidecar's folder.
     public var data: String
 
+    /// The `format` value of every sidecar.
     public static let formatName = "tessera-rgb24"
 
+    /// A sidecar for frames in `data`.
     public init(width: Int, height: Int, frames: Int, fps: Double, data: String = "frames.rgb") {
         format = Self.formatName
         self.width = width

@@ -34,6 +34,7 @@ public struct ClipShape: Sendable, Equatable, Codable {
     public var frames: Int
     public var fps: Double
 
+    /// A clip shape as given.
     public init(aspect: AspectBucket, frames: Int, fps: Double) {
         self.aspect = aspect
         self.frames = frames

@@ -9,6 +9,7 @@ public struct Vec2: Sendable, Equatable, Hashable, Codable {
     public var x: Double
     public var y: Double
 
+    /// The vector (x, y).
     public init(_ x: Double, _ y: Double) {
         self.x = x
         self.y = y
@@ -100,6 +101,7 @@ public struct SceneObject: Sendable, Equatable, Hashable, Codable {
     /// Objects on the same layer collide; on different layers the higher one passes in front (occlusion).
     public var layer: Int
 
+    /// An object; `radius` defaults to the size class's nominal radius.
     public init(
         shape: Shape, colour: ObjectColour, size: SizeClass, radius: Double? = nil, position: Vec2,
         velocity: Vec2 = .zero, gravity: Bool = false, bounciness: Double = 1, pinned: Bool = false, layer: Int = 0
@@ -132,6 +134,7 @@ public struct SceneSpec: Sendable, Equatable, Hashable, Codable {
     /// The default gravity: a fall across a landscape frame's full height takes about one second.
     public static let standardGravity = 2.0
 
+    /// A scene; needs at least one frame and a positive fps.
     public init(
         extent: Extent, frames: Int, fps: Double, background: Background, objects: [SceneObject],
         gravity: Double = SceneSpec.standardGravity

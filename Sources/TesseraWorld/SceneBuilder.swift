@@ -12,6 +12,7 @@ public struct SceneBuilder: Sendable {
     /// The fastest a drifting object is made to move, in units per second.
     static let maxDriftSpeed = 1.2
 
+    /// A builder adding to `scene` (usually with no objects yet).
     public init(scene: SceneSpec) {
         self.scene = scene
     }

@@ -22,6 +22,7 @@ public struct WorldExportReport: Sendable, Codable {
     public var renderSeconds: Double
 }
 
+/// Writes rendered scenes to folders.
 public enum WorldExport {
     /// Renders `scene` at `width`×`height` into `folder` (created if needed).
     public static func write(

@@ -22,6 +22,7 @@ public struct WorldRandom: Sendable {
         public static let noise: UInt32 = 0x0015
     }
 
+    /// The draws of `stream` under `seed`, from the first.
     public init(seed: UInt64, stream: UInt32) {
         self.seed = seed
         self.stream = stream
