@@ -61,9 +61,19 @@ public struct VideoReading: Sendable {
     public var frameCount: Int
     /// Nil when the fitted background is not near any background colour (noise, say).
     public var background: Background?
+    /// The objects found, one per colour unless a colour clearly shows several (`Tracking.swift`).
     public var objects: [DetectedObject]
-    /// Per colour, the frames it was seen in.
-    var tracks: [ObjectColour: [(frame: Int, observation: ColourObservation)]]
+    /// Per colour, its components in each frame where it shows (kept so a caption naming two objects of one
+    /// colour can ask for two).
+    var colourFrames: [ObjectColour: [ColourFrame]]
+    /// The gravity falls are judged against.
+    var gravity: Double
+}
+
+/// One colour's components in one frame.
+struct ColourFrame: Sendable {
+    var frame: Int
+    var components: [ColourObservation]
 }
 
 /// One caption fact and whether the video shows it.
@@ -113,7 +123,7 @@ public struct Evaluator: Sendable {
     public func read(_ source: inout some FrameSource) throws -> VideoReading {
         let width = source.width, height = source.height
         var analyzer = FrameAnalyzer(width: width, height: height)
-        var tracks: [ObjectColour: [(frame: Int, observation: ColourObservation)]] = [:]
+        var colourFrames: [ObjectColour: [ColourFrame]] = [:]
         var tops: [RGB] = [], bottoms: [RGB] = []
         var count = 0
         while let frame = try source.nextFrame() {
@@ -123,17 +133,18 @@ public struct Evaluator: Sendable {
             let analysis = analyzer.analyze(frame.storage)
             tops.append(analysis.backgroundTop)
             bottoms.append(analysis.backgroundBottom)
-            for (colour, observation) in analysis.observations {
-                tracks[colour, default: []].append((count, observation))
+            for (colour, components) in analysis.components {
+                colourFrames[colour, default: []].append(ColourFrame(frame: count, components: components))
             }
             count += 1
         }
         guard count > 0 else { throw EvaluatorError("the video has no frames") }
         var reading = VideoReading(
             width: width, height: height, fps: source.fps, frameCount: count,
-            background: Self.background(top: median(tops), bottom: median(bottoms)), objects: [], tracks: tracks)
-        for colour in ObjectColour.allCases {
-            if let track = tracks[colour], let object = detect(colour, track, reading) { reading.objects.append(object) }
+            background: Self.background(top: median(tops), bottom: median(bottoms)), objects: [],
+            colourFrames: colourFrames, gravity: gravity)
+        for colour in ObjectColour.allCases where colourFrames[colour] != nil {
+            reading.objects += reading.detections(of: colour, count: reading.likelyCount(of: colour)).map(\.object)
         }
         return reading
     }
@@ -146,46 +157,6 @@ public struct Evaluator: Sendable {
         }
         guard let t = nearest(top), let b = nearest(bottom) else { return nil }
         return Background(top: t, bottom: b)
-    }
-
-    func detect(_ colour: ObjectColour, _ track: [(frame: Int, observation: ColourObservation)], _ reading: VideoReading) -> DetectedObject? {
-        guard track.count >= max(1, Int((Self.presenceShare * Double(reading.frameCount)).rounded(.up))) else { return nil }
-        let reference = track.map(\.observation.area).max()!
-        let whole = track.filter { $0.observation.area >= Self.wholeShare * reference }
-        let short = Double(min(reading.width, reading.height))
-        // Shape: the nearest signature by fill ratio and centroid offset (medians over whole frames).
-        let fill = median(whole.map { Double($0.observation.pixels) / Double($0.observation.boxWidth * $0.observation.boxHeight) })
-        let offset = median(whole.map { o in
-            (o.observation.centroidY - Double(o.observation.minY + o.observation.maxY + 1) / 2) / Double(o.observation.boxHeight)
-        })
-        let shape = Shape.allCases.min { a, b in
-            Self.shapeDistance(ShapeGeometry.signatures[a]!, fill, offset) < Self.shapeDistance(ShapeGeometry.signatures[b]!, fill, offset)
-        }!
-        let signature = ShapeGeometry.signatures[shape]!
-        let extent = median(whole.map { Double(max($0.observation.boxWidth, $0.observation.boxHeight)) / 2 })
-        let radius = extent / short / signature.halfExtent
-        // Place: the box centre in the first whole frame, moved from the box centre to the shape's centre.
-        let first = whole[0].observation
-        let centreX = Double(first.minX + first.maxX + 1) / 2 / short - signature.boxCentreX * radius
-        let centreY = Double(first.minY + first.maxY + 1) / 2 / short - signature.boxCentreY * radius
-        let region = Region(
-            fractionX: centreX * short / Double(reading.width), fractionY: centreY * short / Double(reading.height))
-        var motion: MotionClass?
-        if reading.frameCount >= 3 {
-            let samples = whole.map {
-                MotionSample(
-                    time: Double($0.frame) / reading.fps,
-                    position: Vec2($0.observation.centroidX / short, $0.observation.centroidY / short))
-            }
-            motion = MotionClassifier.classify(samples, gravity: gravity) ?? .still
-        }
-        return DetectedObject(
-            colour: colour, shape: shape, size: SizeClass.classify(radius: radius), radius: radius, region: region,
-            motion: motion, framesSeen: track.count)
-    }
-
-    static func shapeDistance(_ signature: ShapeGeometry.Signature, _ fill: Double, _ offset: Double) -> Double {
-        abs(fill - signature.fill) / 0.1 + abs(offset - signature.centroidOffset) / 0.05
     }
 }
 

@@ -20,6 +20,21 @@ public struct ColourObservation: Sendable, Equatable {
     /// Box width and height in pixels.
     public var boxWidth: Int { maxX - minX + 1 }
     public var boxHeight: Int { maxY - minY + 1 }
+
+    /// Several observations as one: pixels and areas summed, centroids weighted by area, boxes joined.
+    public static func merged(_ parts: [ColourObservation]) -> ColourObservation {
+        var whole = parts[0]
+        for part in parts.dropFirst() {
+            let total = whole.area + part.area
+            whole.centroidX = (whole.centroidX * whole.area + part.centroidX * part.area) / total
+            whole.centroidY = (whole.centroidY * whole.area + part.centroidY * part.area) / total
+            whole.pixels += part.pixels
+            whole.area = total
+            whole.minX = min(whole.minX, part.minX); whole.maxX = max(whole.maxX, part.maxX)
+            whole.minY = min(whole.minY, part.minY); whole.maxY = max(whole.maxY, part.maxY)
+        }
+        return whole
+    }
 }
 
 /// The reading of one frame.
@@ -27,7 +42,11 @@ public struct FrameAnalysis: Sendable {
     /// The fitted background at the top and bottom rows.
     public var backgroundTop: RGB
     public var backgroundBottom: RGB
-    public var observations: [ObjectColour: ColourObservation]
+    /// Per colour, its components large enough to count, largest first.
+    public var components: [ObjectColour: [ColourObservation]]
+
+    /// Per colour, all its components as one observation (one object that may be split by another in front).
+    public var observations: [ObjectColour: ColourObservation] { components.mapValues(ColourObservation.merged) }
 }
 
 /// Reads frames of one size; reuses its buffers between frames.
@@ -63,9 +82,8 @@ public struct FrameAnalyzer {
         precondition(frame.count == width * height * 3, "frame has \(frame.count) values, expected \(width * height * 3)")
         let background = fitBackground(frame)
         classify(frame, background)
-        let observations = components()
         return FrameAnalysis(
-            backgroundTop: background(0), backgroundBottom: background(height - 1), observations: observations)
+            backgroundTop: background(0), backgroundBottom: background(height - 1), components: components())
     }
 
     /// Per-row medians (of 64 evenly spaced pixels: objects never cover half a row, so the median is the
@@ -165,14 +183,14 @@ public struct FrameAnalyzer {
         }
     }
 
-    /// 4-connected components of equal labels (union–find), kept when large enough, summed per colour.
-    mutating func components() -> [ObjectColour: ColourObservation] {
+    /// 4-connected components of equal labels (union–find), kept when large enough, largest first per colour.
+    mutating func components() -> [ObjectColour: [ColourObservation]] {
         let width = width, height = height, none = none, count = width * height
         let minimum = Int32(max(4, Int(Self.minimumAreaShare * Double(min(width, height) * min(width, height)))))
-        var pixels = [Int](repeating: 0, count: palette.count)
-        var area = [Double](repeating: 0, count: palette.count), sumX = area, sumY = area
-        var minX = [Int](repeating: Int.max, count: palette.count), minY = minX
-        var maxX = [Int](repeating: -1, count: palette.count), maxY = maxX
+        // Per kept component: its label and running sums.
+        var index: [Int32: Int] = [:]
+        var label: [Int] = [], pixels: [Int] = [], area: [Double] = [], sumX: [Double] = [], sumY: [Double] = []
+        var minX: [Int] = [], minY: [Int] = [], maxX: [Int] = [], maxY: [Int] = []
         labels.withUnsafeBufferPointer { labels in
             coverage.withUnsafeBufferPointer { coverage in
                 parent.withUnsafeMutableBufferPointer { parent in
@@ -207,26 +225,36 @@ public struct FrameAnalyzer {
                     for y in 0..<height {
                         for x in 0..<width {
                             let i = y * width + x
-                            let label = Int(labels[i])
-                            guard label != Int(none), size[Int(parent[i])] >= minimum else { continue }
+                            let r = parent[i]
+                            guard labels[i] != none, size[Int(r)] >= minimum else { continue }
+                            let k: Int
+                            if let known = index[r] {
+                                k = known
+                            } else {
+                                k = label.count
+                                index[r] = k
+                                label.append(Int(labels[i]))
+                                pixels.append(0); area.append(0); sumX.append(0); sumY.append(0)
+                                minX.append(x); minY.append(y); maxX.append(x); maxY.append(y)
+                            }
                             let a = Double(coverage[i])
-                            pixels[label] += 1
-                            area[label] += a
-                            sumX[label] += a * (Double(x) + 0.5)
-                            sumY[label] += a * (Double(y) + 0.5)
-                            minX[label] = min(minX[label], x); maxX[label] = max(maxX[label], x)
-                            minY[label] = min(minY[label], y); maxY[label] = max(maxY[label], y)
+                            pixels[k] += 1
+                            area[k] += a
+                            sumX[k] += a * (Double(x) + 0.5)
+                            sumY[k] += a * (Double(y) + 0.5)
+                            minX[k] = min(minX[k], x); maxX[k] = max(maxX[k], x)
+                            minY[k] = min(minY[k], y); maxY[k] = max(maxY[k], y)
                         }
                     }
                 }
             }
         }
-        var observations: [ObjectColour: ColourObservation] = [:]
-        for k in palette.indices where pixels[k] > 0 {
-            observations[palette[k]] = ColourObservation(
+        var found: [ObjectColour: [ColourObservation]] = [:]
+        for k in label.indices {
+            found[palette[label[k]], default: []].append(ColourObservation(
                 pixels: pixels[k], area: area[k], centroidX: sumX[k] / area[k], centroidY: sumY[k] / area[k],
-                minX: minX[k], minY: minY[k], maxX: maxX[k], maxY: maxY[k])
+                minX: minX[k], minY: minY[k], maxX: maxX[k], maxY: maxY[k]))
         }
-        return observations
+        return found.mapValues { $0.sorted { $0.area > $1.area } }
     }
 }

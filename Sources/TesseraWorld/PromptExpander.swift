@@ -162,7 +162,12 @@ public struct PromptExpander: PromptExpanding {
                 placed += [event.first, event.second]
             }
         }
+        // Objects of one colour share a layer, so they bump instead of overlapping (where even a person
+        // could not tell which is which).
+        var layers: [ObjectColour: Int] = [:]
         for (i, object) in wanted.enumerated() where !placed.contains(i) {
+            let layer = layers[object.colour!] ?? random.int(below: 2)
+            layers[object.colour!] = layer
             let intent: MotionIntent
             switch object.motion {
             case .still?: intent = .still
@@ -173,7 +178,7 @@ public struct PromptExpander: PromptExpanding {
             }
             if builder.add(
                 shape: object.shape!, colour: object.colour!, size: object.size!, intent: intent,
-                layer: random.int(below: 2), region: object.region, &random) {
+                layer: layer, region: object.region, &random) {
                 placed.append(i)
             }
         }

@@ -116,4 +116,19 @@ import TesseraWorld
         print(String(format: "evaluator on degraded renders: %.3f", total))
         #expect(total >= 0.9)
     }
+
+    /// Objects of one colour (which only prompts ask for) are told apart: the demo's prompts read back.
+    @Test(arguments: [
+        "two yellow stars drifting across a night sky", "three red balls bouncing", "a red ball bouncing on a blue floor",
+        "a green square sliding left, then falling", "a purple circle and a white square colliding",
+    ])
+    func promptsWithAlikeObjectsReadBack(_ prompt: String) throws {
+        for seed in 0..<3 as Range<UInt64> {
+            let expanded = PromptExpander().expand(ExpansionRequest(prompt: prompt, seed: seed, frames: 33))
+            let renderer = SceneRenderer(scene: expanded.scene, width: 256, height: 144)
+            var source = TensorFrames(renderer.frames(), fps: 24)
+            let report = try Evaluator().evaluate(&source, caption: expanded.caption)
+            #expect(report.score >= 0.9, "\(prompt) seed \(seed): \(expanded.caption) → \(report.facts.filter { !$0.satisfied })")
+        }
+    }
 }
