@@ -51,6 +51,9 @@ let package = Package(
         .target(name: "TesseraMedia", dependencies: ["CLibAV"]),
         // Object storage (owner of libcurl): the S3 client and the local folder store.
         .target(name: "TesseraStorage", dependencies: ["CCurl"]),
+        // The procedural world Tessera learns from: scenes, physics, renderer, captions, prompt expansion and
+        // the evaluator that reads a video back. Numerics only; never imports the farm.
+        .target(name: "TesseraWorld", dependencies: ["TesseraTensor"]),
 
         // PostgreSQL client (owner of libpq). Knows nothing about jobs.
         .target(name: "TesseraPostgres", dependencies: ["CLibPQ"]),
@@ -76,7 +79,8 @@ let package = Package(
         .target(
             name: "TesseraCLI",
             dependencies: [
-                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels", "TesseraTraining",
+                "TesseraFarm", "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels", "TesseraTraining", "TesseraWorld",
+                "TesseraMedia",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,6 +95,7 @@ let package = Package(
             exclude: ["Golden"]),
         .testTarget(name: "TesseraTrainingTests", dependencies: ["TesseraTraining", "TesseraTensor", "TesseraModels"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia"]),
+        .testTarget(name: "TesseraWorldTests", dependencies: ["TesseraWorld", "TesseraTensor"]),
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFarmTests",

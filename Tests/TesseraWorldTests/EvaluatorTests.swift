@@ -1,0 +1,134 @@
+// The evaluator's validation (docs/WORLD.md, "Validation"): ground-truth renders score high against their
+// own captions, noise and other scenes' captions score near chance.
+
+import Foundation
+import Testing
+import TesseraTensor
+import TesseraWorld
+
+@Suite struct EvaluatorTests {
+    /// Frames per validation clip: 33 at 24 fps (1.33 s), long enough for falls, bounces and encounters.
+    static let frames = 33
+    static let scenes = 50
+
+    struct Averages {
+        var truth = 0.0, noise = 0.0, mismatched = 0.0
+        var worst: [(UInt64, Double, [FactCheck])] = []
+    }
+
+    static func measure(_ aspect: AspectBucket, seeds: Range<UInt64>) throws -> Averages {
+        let (width, height) = aspect.size(shortSide: 288)
+        let evaluator = Evaluator()
+        var readings: [VideoReading] = []
+        var captions: [String] = []
+        for seed in seeds {
+            let scene = SceneSampler.sample(seed: seed, extent: aspect.extent, frames: frames, fps: 24)
+            let renderer = SceneRenderer(scene: scene, width: width, height: height)
+            var source = TensorFrames(renderer.frames(), fps: 24)
+            readings.append(try evaluator.read(&source))
+            let phrasing = Phrasing.allCases[Int(seed % 3)]
+            captions.append(Captioner.caption(Captioner.facts(scene, trajectory: renderer.trajectory), phrasing: phrasing))
+        }
+        var averages = Averages()
+        let n = Double(seeds.count)
+        for i in readings.indices {
+            let own = evaluator.score(readings[i], caption: captions[i])
+            averages.truth += own.score / n
+            if own.score < 1 { averages.worst.append((seeds.lowerBound + UInt64(i), own.score, own.facts.filter { !$0.satisfied })) }
+            averages.mismatched += evaluator.score(readings[i], caption: captions[(i + 1) % captions.count]).score / n
+        }
+        // Noise: uniform in [-1, 1], a fresh clip per caption (two of them: noise reads the same every time, as
+        // nothing: no object survives the component filter and the background matches no colour).
+        for i in 0..<2 {
+            var state = UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+            let noise = (0..<frames).map { _ in
+                Tensor(shape: [height, width, 3], storage: (0..<(width * height * 3)).map { _ in
+                    // xorshift64*: cheap in a debug build, and the noise only has to be noise.
+                    state ^= state >> 12
+                    state ^= state << 25
+                    state ^= state >> 27
+                    return Float((state &* 0x2545_F491_4F6C_DD1D) >> 40) / Float(1 << 24) * 2 - 1
+                })
+            }
+            var source = TensorFrames(noise, fps: 24)
+            averages.noise += try evaluator.evaluate(&source, caption: captions[i]).score / 2
+        }
+        return averages
+    }
+
+    @Test(arguments: [AspectBucket.landscape, .portrait])
+    func groundTruthScoresHighNoiseAndMismatchNearChance(_ aspect: AspectBucket) throws {
+        let averages = try Self.measure(aspect, seeds: 1000..<(1000 + UInt64(Self.scenes)))
+        print(String(format: "evaluator %@: truth %.3f, mismatched %.3f, noise %.3f", aspect.rawValue, averages.truth,
+                     averages.mismatched, averages.noise))
+        for (seed, score, misses) in averages.worst {
+            print("  seed \(seed) \(String(format: "%.2f", score)): " + misses.map { "\($0.fact) wanted \($0.expected) saw \($0.observed)" }.joined(separator: "; "))
+        }
+        #expect(averages.truth >= 0.95)
+        #expect(averages.mismatched <= 0.4)
+        #expect(averages.noise <= 0.1)
+    }
+    /// A 3×3 box blur, Gaussian noise of standard deviation `sigma` and a colour shift (+shift on red, −shift
+    /// on green and blue), clamped to [-1, 1]: roughly what a decoder's output looks like next to a render.
+    static func degrade(_ frame: Tensor, sigma: Float, shift: Float, seed: UInt64) -> Tensor {
+        let h = frame.shape[0], w = frame.shape[1]
+        var across = frame.storage, out = frame.storage
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    let l = frame.storage[(y * w + max(x - 1, 0)) * 3 + c], r = frame.storage[(y * w + min(x + 1, w - 1)) * 3 + c]
+                    across[(y * w + x) * 3 + c] = (l + frame.storage[(y * w + x) * 3 + c] + r) / 3
+                }
+            }
+        }
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        func uniform() -> Float {
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            return (Float((state &* 0x2545_F491_4F6C_DD1D) >> 40) + 0.5) / Float(1 << 24)
+        }
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    let up = across[(max(y - 1, 0) * w + x) * 3 + c], down = across[(min(y + 1, h - 1) * w + x) * 3 + c]
+                    let blurred = (up + across[(y * w + x) * 3 + c] + down) / 3
+                    let normal = (-2 * log(uniform())).squareRoot() * cos(2 * Float.pi * uniform())
+                    out[(y * w + x) * 3 + c] = min(max(blurred + sigma * normal + (c == 0 ? shift : -shift), -1), 1)
+                }
+            }
+        }
+        return Tensor(shape: frame.shape, storage: out)
+    }
+
+    /// Blurred, noisy, colour-shifted renders still read as their captions.
+    @Test func degradedRendersStillRead() throws {
+        var total = 0.0
+        let seeds: Range<UInt64> = 2000..<2008
+        for seed in seeds {
+            let scene = SceneSampler.sample(seed: seed, extent: .landscape, frames: 25, fps: 24)
+            let renderer = SceneRenderer(scene: scene, width: 384, height: 216)
+            let frames = renderer.frames().map { Self.degrade($0, sigma: 0.05, shift: 0.04, seed: seed) }
+            var source = TensorFrames(frames, fps: 24)
+            let caption = Captioner.caption(Captioner.facts(scene, trajectory: renderer.trajectory))
+            total += try Evaluator().evaluate(&source, caption: caption).score / Double(seeds.count)
+        }
+        print(String(format: "evaluator on degraded renders: %.3f", total))
+        #expect(total >= 0.9)
+    }
+
+    /// Objects of one colour (which only prompts ask for) are told apart: the demo's prompts read back.
+    @Test(arguments: [
+        "two yellow stars drifting across a night sky", "three red balls bouncing", "a red ball bouncing on a blue floor",
+        "a green square sliding left, then falling", "a purple circle and a white square colliding",
+    ])
+    func promptsWithAlikeObjectsReadBack(_ prompt: String) throws {
+        for seed in 0..<3 as Range<UInt64> {
+            let expanded = PromptExpander().expand(ExpansionRequest(prompt: prompt, seed: seed, frames: 33))
+            let renderer = SceneRenderer(scene: expanded.scene, width: 256, height: 144)
+            var source = TensorFrames(renderer.frames(), fps: 24)
+            let report = try Evaluator().evaluate(&source, caption: expanded.caption)
+            #expect(report.score >= 0.9, "\(prompt) seed \(seed): \(expanded.caption) → \(report.facts.filter { !$0.satisfied })")
+        }
+    }
+}
