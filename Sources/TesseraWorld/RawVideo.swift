@@ -100,8 +100,13 @@ public final class RawVideoWriter {
     public init(folder: URL, width: Int, height: Int, frames: Int, fps: Double) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         header = RawVideoHeader(width: width, height: height, frames: frames, fps: fps)
+        // An old sidecar goes first: a sidecar must only ever describe complete frames.
+        let sidecar = folder.appendingPathComponent("video.json")
+        if FileManager.default.fileExists(atPath: sidecar.path) { try FileManager.default.removeItem(at: sidecar) }
         let data = folder.appendingPathComponent(header.data)
-        FileManager.default.createFile(atPath: data.path, contents: nil)
+        guard FileManager.default.createFile(atPath: data.path, contents: nil) else {
+            throw EvaluatorError("cannot create \(data.path)")
+        }
         handle = try FileHandle(forWritingTo: data)
         try handle.truncate(atOffset: 0)
         self.folder = folder

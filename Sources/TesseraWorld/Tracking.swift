@@ -29,7 +29,10 @@ extension VideoReading {
         if count <= 1 {
             tracks = [frames.map { ($0.frame, ColourObservation.merged($0.components)) }]
         } else {
-            tracks = split(frames, into: min(count, 3))
+            // If the colour never shows as that many objects, it is read as one (a video with one yellow star
+            // where the caption wants two still has one of them).
+            let parts = split(frames, into: min(count, 3))
+            tracks = parts.isEmpty ? [frames.map { ($0.frame, ColourObservation.merged($0.components)) }] : parts
         }
         return tracks.compactMap { track in detect(colour, track).map { Detection(object: $0, track: track) } }
     }

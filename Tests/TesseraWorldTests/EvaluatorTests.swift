@@ -131,4 +131,14 @@ import TesseraWorld
             #expect(report.score >= 0.9, "\(prompt) seed \(seed): \(expanded.caption) → \(report.facts.filter { !$0.satisfied })")
         }
     }
+
+    /// A caption asking for two objects of a colour the video shows once finds the one, not neither.
+    @Test func oneOfTwoAlikeObjectsIsStillFound() throws {
+        let star = SceneObject(shape: .star, colour: .yellow, size: .medium, position: Vec2(0.5, 0.5), velocity: Vec2(0.3, 0))
+        let scene = SceneSpec(extent: .landscape, frames: 17, fps: 24, background: Background(.darkBlue), objects: [star])
+        var source = TensorFrames(SceneRenderer(scene: scene, width: 256, height: 144).frames(), fps: 24)
+        let report = try Evaluator().evaluate(&source, caption: "Two yellow stars drifting to the right on a dark blue background.")
+        let present = report.facts.filter { $0.fact.hasSuffix("present") }
+        #expect(present.count == 2 && present.filter(\.satisfied).count == 1, "\(report.facts)")
+    }
 }
