@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure parts of the farm against a baseline run on the same machine (see docs/PERFORMANCE.md).",
-        subcommands: [Queue.self, DiT.self, DiTCase.self])
+        subcommands: [Queue.self, DiT.self, DiTCase.self, VAEBench.self, VAECase.self])
 
     struct Queue: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -29,6 +29,20 @@ struct VAEConv: Sendable {
         defer { state.seen += count }
         if kt == 1 && st == 1 { return Conv3D.forward(x, weight: weight, bias: bias, stride: stride) }
         let frame = x.count / count
+        if st == 1 {
+            // Every input frame makes an output frame: the stream's history goes straight to the kernel, and the
+            // new history is the last kt − 1 frames of history + chunk.
+            let out = Conv3D.forward(x, weight: weight, bias: bias, stride: stride, history: state.history)
+            let kept: [Float]
+            if count >= kt - 1 {
+                kept = Array(x.storage.suffix((kt - 1) * frame))
+            } else {
+                let previous = state.history?.storage ?? (0..<(kt - 1)).flatMap { _ in x.storage[0..<frame] }
+                kept = Array(previous.suffix((kt - 1 - count) * frame)) + x.storage
+            }
+            state.history = Tensor(shape: [kt - 1] + Array(x.shape.dropFirst()), storage: kept)
+            return out
+        }
         // The chunk with its causal history in front: the stream's last kt − 1 frames, or copies of the first
         // frame at the start of the video.  [kt − 1 + F, H, W, Ci]
         var storage: [Float] = []
@@ -116,6 +130,9 @@ struct VAEPipeline: Sendable {
 
     func freshState() -> [VAEStepState] { Array(repeating: VAEStepState(), count: steps.count) }
 
+    /// For each step, the index of its stage.
+    var stageOfStep: [Int] { stages.enumerated().flatMap { index, stage in stage.steps.map { _ in index } } }
+
     /// Applies step `i` to a chunk of frames; nil when the chunk completes no output frame (a strided
     /// temporal convolution waiting for the rest of its group).
     static func apply(_ step: VAEStep, _ x: Tensor, _ state: inout VAEStepState) -> Tensor? {
@@ -133,23 +150,27 @@ struct VAEPipeline: Sendable {
     /// Pushes a chunk through steps `from...`, handing every frame (or chunk) that comes out of the last step
     /// to `emit`. With `framewise`, everything after the first step runs one frame at a time, so memory holds
     /// one frame per level however many frames a step makes; without it each step sees the whole chunk
-    /// (whole-video forward). `observe` sees each stage's output (whole-video checks).
+    /// (whole-video forward). `observe` sees each stage's output (whole-video checks); `timing` gets each
+    /// step's index and the process CPU seconds it took (profiling).
     func push(
         _ x: Tensor, from index: Int = 0, state: inout [VAEStepState], framewise: Bool,
-        observe: ((String, Tensor) -> Void)? = nil, emit: (Tensor) throws -> Void
+        observe: ((String, Tensor) -> Void)? = nil, timing: ((Int, Double) -> Void)? = nil, emit: (Tensor) throws -> Void
     ) rethrows {
         guard index < steps.count else { return try emit(x) }
-        guard let y = Self.apply(steps[index], x, &state[index]) else { return }
+        let start = timing == nil ? 0 : processCPUSeconds()
+        let result = Self.apply(steps[index], x, &state[index])
+        timing?(index, processCPUSeconds() - start)
+        guard let y = result else { return }
         if let name = stageEnds[index] { observe?(name, y) }
         let f = y.shape[0]
         if framewise && f > 1 {
             let frame = y.count / f, tail = Array(y.shape.dropFirst())
             for i in 0..<f {
                 let one = Tensor(shape: [1] + tail, storage: Array(y.storage[(i * frame)..<((i + 1) * frame)]))
-                try push(one, from: index + 1, state: &state, framewise: true, observe: observe, emit: emit)
+                try push(one, from: index + 1, state: &state, framewise: true, observe: observe, timing: timing, emit: emit)
             }
         } else {
-            try push(y, from: index + 1, state: &state, framewise: framewise, observe: observe, emit: emit)
+            try push(y, from: index + 1, state: &state, framewise: framewise, observe: observe, timing: timing, emit: emit)
         }
     }
 }
@@ -202,4 +223,13 @@ extension VAEPipeline {
             return VAEStage(name: b, steps: [.resBlock(block)])
         }
     }
+}
+
+
+/// CPU seconds used by this process so far, all threads together (a profile that the machine's other load
+/// does not stretch, unlike wall time).
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }

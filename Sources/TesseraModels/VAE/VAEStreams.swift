@@ -9,11 +9,15 @@ public final class VAEDecoderStream {
     let plan: TilePlan
     var states: [[VAEStepState]]
     let height: Int, width: Int, clamp: Bool
+    let stageOfStep: [Int]
     /// Latent frames pushed so far.
     public private(set) var latentFrames = 0
+    /// With `profile`, the process CPU seconds spent in each stage (`decoder.stageNames`), over all tiles and
+    /// frames so far: a per-layer profile that the machine's other load does not stretch as it does wall time.
+    public private(set) var stageCPUSeconds: [Double]?
 
     /// For a latent of `height × width` latent pixels.
-    public init(decoder: VAEDecoder, height: Int, width: Int, tile: TileSettings = .standard, clamp: Bool = true) throws {
+    public init(decoder: VAEDecoder, height: Int, width: Int, tile: TileSettings = .standard, clamp: Bool = true, profile: Bool = false) throws {
         try tile.validate()
         guard height >= 1, width >= 1 else { throw ModelError.badInput("latent size \(height)x\(width)") }
         self.decoder = decoder
@@ -22,7 +26,12 @@ public final class VAEDecoderStream {
         self.clamp = clamp
         plan = TilePlan(height: height, width: width, settings: tile, scale: decoder.config.spatialFactor)
         states = plan.tiles.map { _ in decoder.pipeline.freshState() }
+        stageOfStep = decoder.pipeline.stageOfStep
+        stageCPUSeconds = profile ? Array(repeating: 0, count: decoder.pipeline.stages.count) : nil
     }
+
+    /// Spatial tiles each frame is cut into.
+    public var tileCount: Int { plan.tiles.count }
 
     /// Floats held between pushes (the causal caches of every tile). Fixed after the first pushes: it does not
     /// grow with the number of frames.
@@ -40,7 +49,8 @@ public final class VAEDecoderStream {
         for (index, tile) in plan.tiles.enumerated() {
             let input = TileBlend.crop(frame, rows: tile.rows, columns: tile.columns)  // [1, th, tw, C]
             var made = 0
-            decoder.pipeline.push(input, state: &states[index], framewise: true) { out in  // [1, th·s, tw·s, 3]
+            let timing: ((Int, Double) -> Void)? = stageCPUSeconds == nil ? nil : { step, seconds in self.stageCPUSeconds![self.stageOfStep[step]] += seconds }
+            decoder.pipeline.push(input, state: &states[index], framewise: true, timing: timing) { out in  // [1, th·s, tw·s, 3]
                 precondition(made < count, "decoder made more than \(count) frames for one latent frame")
                 TileBlend.accumulate(out, weights: tile.rowWeights, tile.columnWeights, at: (tile.rows.lowerBound * s, tile.columns.lowerBound * s), into: &frames[made])
                 made += 1

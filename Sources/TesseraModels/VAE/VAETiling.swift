@@ -5,7 +5,8 @@ import TesseraTensor
 /// own (zero padding at its borders); neighbours overlap by at least `overlap`, and in the overlap their
 /// outputs are mixed with weights that ramp linearly across it, after skipping `margin` latent pixels at
 /// each tile edge (weight 0 there, where the tile's own border shows). With `margin` at least the network's
-/// receptive radius, tiled equals untiled up to rounding; smaller margins trade exactness for less overlap.
+/// reach (`VAEConfig.decoderReach`), tiled equals untiled up to rounding (`seamless`); a smaller margin shows
+/// the tile borders as seams.
 public struct TileSettings: Sendable, Equatable, Codable {
     /// Largest tile height and width, latent pixels (tiles are shrunk evenly to the least that covers).
     public var height: Int, width: Int
@@ -31,9 +32,20 @@ public struct TileSettings: Sendable, Equatable, Codable {
 
     /// One tile: the whole frame (exact, memory grows with frame size).
     public static let none = try! TileSettings(height: Int.max / 4, width: Int.max / 4, overlap: 0)
-    /// The streaming decoder's default: tiles of up to 48×48 latent pixels (768×768 pixels) overlapping by
-    /// 4 (64 pixels), blended over the middle 2 (1920x1088 → 2×3 tiles of 36×43). See docs/ENGINE.md.
-    public static let standard = try! TileSettings(height: 48, width: 48, overlap: 4, margin: 1)
+
+    /// Tiles of up to `size` latent pixels whose margin covers `reach` (a config's `decoderReach` or
+    /// `encoderReach`), with 2 latent pixels of linear blending between the margins: tiled equals untiled up to
+    /// float rounding.
+    public static func seamless(reach: Double, size: Int) throws -> TileSettings {
+        let margin = Int(reach.rounded(.up))
+        return try TileSettings(height: size, width: size, overlap: 2 * margin + 2, margin: margin)
+    }
+
+    /// The decoder's default: seamless for the small preset (reach 6.6 → margin 7, overlap 16) with tiles of
+    /// up to 72×72 latent pixels (1152×1152 pixels): 1920x1088 is 2 tiles of 68×68, 13% more work than one
+    /// tile, and memory is bounded by the tile, not the frame. Smaller tiles with a small margin cost as much
+    /// and show seams (docs/ENGINE.md).
+    public static let standard = try! seamless(reach: VAEConfig.small.decoderReach, size: 72)
 }
 
 /// The tiles of one frame size: latent ranges and, per axis, each tile's normalized blending weights.
