@@ -19,7 +19,7 @@ from make_goldens import GOLDEN, f32, ints, normal, read_safetensors, write_safe
 
 SEED = 1234
 
-TINY_VAE = {"imageChannels": 3, "latentChannels": 4, "patch": 2, "channels": [4, 8, 8, 12], "blocks": [1, 1, 1, 1],
+TINY_VAE = {"imageChannels": 3, "latentChannels": 4, "patch": 2, "channels": [4, 8, 8, 12], "blocks": [0, 1, 1, 1],
             "temporalKernel": [1, 1, 3, 3], "temporalDown": [False, True, True], "eps": 1e-6}
 
 # --------------------------------------------------------------------------------------------- kernels

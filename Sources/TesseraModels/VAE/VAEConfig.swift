@@ -124,14 +124,15 @@ public struct VAEConfig: Codable, Sendable, Equatable {
 
 extension VAEConfig {
     /// Sized for the 1080p budget and for training on this 2-core machine: 16 latent channels (the DiT's
-    /// `.small`), 16× spatial (1920x1088 → 68×120 → 2,040 tokens with 2×2 patches), 4× temporal; widths
-    /// 32/64/96/128 at 1/2, 1/4, 1/8 and 1/16; kernels in time only at 1/8 and 1/16. About 24K multiply-adds
-    /// per decoded pixel and 4.4M parameters (docs/ENGINE.md, "The VAE").
+    /// `.small`), 16× spatial (1920x1088 → 68×120 → 2,040 tokens with 2×2 patches), 4× temporal; 2×2 pixel
+    /// patches, widths 32/64/96/128 at 1/2, 1/4, 1/8 and 1/16, one residual block at each level but the finest,
+    /// kernels in time only at 1/8 and 1/16. 17.0K multiply-adds per decoded pixel (13.1K per encoded one) and
+    /// 4.34M parameters (2.09M encoder, 2.25M decoder); docs/ENGINE.md ("The VAE") gives the measured reasons.
     public static let small = try! VAEConfig(
-        latentChannels: 16, patch: 2, channels: [32, 64, 96, 128], blocks: [1, 1, 1, 1], temporalKernel: [1, 1, 3, 3],
+        latentChannels: 16, patch: 2, channels: [32, 64, 96, 128], blocks: [0, 1, 1, 1], temporalKernel: [1, 1, 3, 3],
         temporalDown: [false, true, true])
     /// The same structure with a handful of channels, for tests and golden files.
     public static let tiny = try! VAEConfig(
-        latentChannels: 4, patch: 2, channels: [4, 8, 8, 12], blocks: [1, 1, 1, 1], temporalKernel: [1, 1, 3, 3],
+        latentChannels: 4, patch: 2, channels: [4, 8, 8, 12], blocks: [0, 1, 1, 1], temporalKernel: [1, 1, 3, 3],
         temporalDown: [false, true, true])
 }

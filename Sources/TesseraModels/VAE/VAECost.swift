@@ -39,7 +39,7 @@ extension VAEConfig {
 
     /// How far, in latent pixels, a decoded pixel's value reaches into the latent: the sum of the 3×3 kernels'
     /// radii (one pixel of their level each, a level-`i` pixel being `2^(i − top)` latent pixels). A tile
-    /// whose blended pixels are at least this far from its inner edges decodes them exactly. 6.6 for both
+    /// whose blended pixels are at least this far from its inner edges decodes them exactly. 6.375 for both
     /// presets.
     public var decoderReach: Double {
         let top = levels - 1
@@ -50,7 +50,7 @@ extension VAEConfig {
     }
 
     /// The same for the encoder: how far, in latent pixels, a latent pixel's value reaches into the video.
-    /// 5.75 for both presets.
+    /// 5.5 for both presets.
     public var encoderReach: Double {
         let top = levels - 1
         func size(_ level: Int) -> Double { pow(2, Double(level - top)) }

@@ -41,7 +41,7 @@ public struct TileSettings: Sendable, Equatable, Codable {
         return try TileSettings(height: size, width: size, overlap: 2 * margin + 2, margin: margin)
     }
 
-    /// The decoder's default: seamless for the small preset (reach 6.6 → margin 7, overlap 16) with tiles of
+    /// The decoder's default: seamless for the small preset (reach 6.4 → margin 7, overlap 16) with tiles of
     /// up to 72×72 latent pixels (1152×1152 pixels): 1920x1088 is 2 tiles of 68×68, 13% more work than one
     /// tile, and memory is bounded by the tile, not the frame. Smaller tiles with a small margin cost as much
     /// and show seams (docs/ENGINE.md).
