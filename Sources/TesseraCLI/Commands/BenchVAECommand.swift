@@ -96,13 +96,13 @@ extension BenchCommand {
             print(String(format: "VAE decode, small preset (%.0fK MACs/pixel, %.2fM parameters), streamed, %@; %d thread(s); cblas_sgemm peak %.1f GFLOP/s",
                          report.macsPerPixel / 1000, Double(report.parameters) / 1e6, tiles, threads, peak))
             if let load { print(String(format: "Load average (1 min) at start and end: %.1f, %.1f.", load[0], load[1])) }
-            var table = Table(["CASE", "LATENT", "TILES", "SECONDS", "S/FRAME", "CPU S/FRAME", "FIRST FRAME", "GMAC/S", "OF PEAK", "PEAK RSS", "CACHES"])
+            var table = Table(["CASE", "LATENT", "TILES", "SECONDS", "S/FRAME", "CPU S/FRAME", "FIRST FRAME", "GMAC/S", "OF PEAK", "PEAK RSS", "RSS ¼ ½ END", "CACHES"])
             for row in rows {
                 table.add([
                     row.name, "\(row.latentFrames)×\(row.height / 16)×\(row.width / 16)", "\(row.tiles)", String(format: "%.1f", row.seconds),
                     String(format: "%.3f", row.secondsPerFrame), String(format: "%.3f", row.cpuSecondsPerFrame), String(format: "%.2f s", row.firstFrameSeconds),
                     String(format: "%.1f", row.gmacsPerSecond), String(format: "%.0f%%", row.shareOfPeak * 100), megabytes(row.peakRSSBytes),
-                    megabytes(row.cacheBytes),
+                    row.residentQuartersBytes.map { String($0 >> 20) }.joined(separator: " "), megabytes(row.cacheBytes),
                 ])
             }
             print(table.render())

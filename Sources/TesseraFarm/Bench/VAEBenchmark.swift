@@ -38,6 +38,8 @@ public enum VAEBenchmark {
         /// Process CPU seconds (both threads) of the whole decode, and of each decoder stage.
         public var cpuSeconds: Double
         public var stageCPUSeconds: [Double]
+        /// Resident set size after each latent frame: flat when memory does not grow with length.
+        public var residentBytes: [Int]
     }
 
     /// One line of the report.
@@ -56,6 +58,8 @@ public enum VAEBenchmark {
         /// Process CPU seconds per frame: what the decode costs on an idle machine with its `threads` cores.
         public var cpuSecondsPerFrame: Double
         public var stages: [Stage]
+        /// Resident set size after a quarter, half and all of the latent frames.
+        public var residentQuartersBytes: [Int]
     }
 
     /// One decoder stage's share: nominal multiply-adds (tile overlap not counted) per CPU second.
@@ -103,6 +107,7 @@ public enum VAEBenchmark {
         let stream = try VAEDecoderStream(decoder: vae.decoder, height: h, width: w, tile: tile, profile: true)
         var frames = 0
         var firstFrame = 0.0
+        var resident: [Int] = []
         let start = DispatchTime.now().uptimeNanoseconds, startCPU = processCPUSeconds()
         for f in 0..<latentFrames {
             // One latent frame at a time, as the sampler's output would be read: the whole latent is never held.
@@ -112,11 +117,13 @@ public enum VAEBenchmark {
                 if frames == 0 { firstFrame = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
                 frames += 1
             }
+            resident.append(residentBytes())
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Measurement(
             seconds: seconds, firstFrameSeconds: firstFrame, frames: frames, tiles: stream.tileCount, peakRSSBytes: DiTBenchmark.peakRSSBytes(),
-            cacheFloats: stream.stateFloatCount, cpuSeconds: processCPUSeconds() - startCPU, stageCPUSeconds: stream.stageCPUSeconds ?? [])
+            cacheFloats: stream.stateFloatCount, cpuSeconds: processCPUSeconds() - startCPU, stageCPUSeconds: stream.stageCPUSeconds ?? [],
+            residentBytes: resident)
     }
 
     /// A report line from a case and its measurement.
@@ -131,7 +138,15 @@ public enum VAEBenchmark {
             height: benchCase.height, width: benchCase.width, tiles: m.tiles, seconds: m.seconds,
             secondsPerFrame: m.seconds / Double(max(1, m.frames)), firstFrameSeconds: m.firstFrameSeconds,
             gmacsPerSecond: macs / m.seconds / 1e9, shareOfPeak: 2 * macs / m.seconds / 1e9 / peak, peakRSSBytes: m.peakRSSBytes,
-            cacheBytes: 4 * m.cacheFloats, cpuSecondsPerFrame: m.cpuSeconds / Double(max(1, m.frames)), stages: stages)
+            cacheBytes: 4 * m.cacheFloats, cpuSecondsPerFrame: m.cpuSeconds / Double(max(1, m.frames)), stages: stages,
+            residentQuartersBytes: m.residentBytes.isEmpty ? [] : [4, 2, 1].map { m.residentBytes[max(0, m.residentBytes.count / $0 - 1)] })
+    }
+
+    /// This process's resident set size now (from /proc/self/statm; 0 where it cannot be read).
+    public static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
     }
 
     /// CPU seconds used by this process so far, all threads together.
