@@ -9,6 +9,7 @@ import TesseraTensor
 public enum VAEBenchmark {
     /// One decode to time.
     public struct Case: Sendable, Codable, Equatable {
+        /// Video frames (1 + 4k) and frame size in pixels (multiples of 16).
         public var frames: Int, height: Int, width: Int
 
         public init(frames: Int, height: Int, width: Int) {
@@ -17,6 +18,7 @@ public enum VAEBenchmark {
             self.width = width
         }
 
+        /// "1920x1088, 121 frames".
         public var name: String { "\(width)x\(height), \(frames) frames" }
     }
 
@@ -70,6 +72,7 @@ public enum VAEBenchmark {
         public var gmacsPerCPUSecond: Double
     }
 
+    /// What `tessera bench vae --json` prints.
     public struct Report: Sendable, Codable {
         public var threads: Int
         public var sgemmGflops: Double

@@ -5,8 +5,11 @@ import TesseraTensor
 /// Video is channels-last RGB in [−1, 1], `[F, H, W, 3]`; the latent is `[F', H/16, W/16, C]` (the DiT's input
 /// layout) with `F' = 1 + (F − 1)/4`: the first frame alone, then each group of 4 frames.
 public final class VAE: Sendable {
+    /// The sizes the weights were checked against.
     public let config: VAEConfig
+    /// Video → latent.
     public let encoder: VAEEncoder
+    /// Latent → video.
     public let decoder: VAEDecoder
 
     /// Builds both halves from weights whose names and shapes must match the config exactly.
@@ -59,6 +62,7 @@ func checkVideo(_ x: Tensor, channels: Int, multiple: Int, what: String) throws 
 
 /// Video `[F, H, W, 3]` → latent `[F', H/16, W/16, C]`.
 public struct VAEEncoder: Sendable {
+    /// The network's sizes.
     public let config: VAEConfig
     let pipeline: VAEPipeline
 
@@ -110,6 +114,7 @@ public struct VAEEncoder: Sendable {
 
 /// Latent `[F', h, w, C]` → video `[1 + 4(F' − 1), 16h, 16w, 3]`.
 public struct VAEDecoder: Sendable {
+    /// The network's sizes.
     public let config: VAEConfig
     let pipeline: VAEPipeline
 

@@ -61,6 +61,7 @@ public struct VAEConfig: Codable, Sendable, Equatable {
     public var spatialFactor: Int { patch << (channels.count - 1) }
     /// Frames per latent frame after the first: `2^(halvings)`.
     public var temporalFactor: Int { 1 << temporalDown.filter { $0 }.count }
+    /// Number of resolution levels.
     public var levels: Int { channels.count }
 
     /// Latent frames for `frames` video frames, or nil when `frames` is not `1 + temporalFactor·k`.

@@ -105,7 +105,7 @@ public final class VAEEncoderStream {
             let input = TileBlend.crop(video, rows: tile.rows.lowerBound * s..<tile.rows.upperBound * s,
                                        columns: tile.columns.lowerBound * s..<tile.columns.upperBound * s)  // [1, th·s, tw·s, 3]
             encoder.pipeline.push(input, state: &states[index], framewise: true) { out in  // [1, th, tw, 2C]
-                let mean = VAEEncoder.split(out, channels: config.latentChannels).mean
+                let mean = VAEEncoder.split(out, channels: config.latentChannels).mean  // [1, th, tw, C]
                 if latent == nil { latent = Tensor(zeros: [height / s, width / s, config.latentChannels]) }
                 TileBlend.accumulate(mean, weights: tile.rowWeights, tile.columnWeights, at: (tile.rows.lowerBound, tile.columns.lowerBound), into: &latent!)
             }
