@@ -8,7 +8,10 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure parts of the farm against a baseline run on the same machine (see docs/PERFORMANCE.md).",
-        subcommands: [Queue.self, DiT.self, DiTCase.self, TrainStep.self, Encode.self, EncodeCase.self, Upload.self, UploadCase.self])
+        subcommands: [
+            Queue.self, DiT.self, DiTCase.self, TrainStep.self, Encode.self, EncodeCase.self, Upload.self, UploadCase.self, VAEBench.self,
+            VAECase.self,
+        ])
 
     struct Queue: ParsableCommand {
         static let configuration = CommandConfiguration(
