@@ -103,6 +103,10 @@ extension DiTConfig {
     /// Sized to train on this 2-core machine: 16 latent channels, 384 wide, 8 blocks of 6 heads.
     public static let small = try! DiTConfig(
         latentChannels: 16, patch: [1, 2, 2], hidden: 384, depth: 8, heads: 6, ropeDims: [16, 24, 24])
+    /// The default model's shape, trained on this machine (docs/MODEL.md): 256 wide, 6 blocks of 4 heads,
+    /// about 9.1M parameters (18 MB in float16).
+    public static let world = try! DiTConfig(
+        latentChannels: 16, patch: [1, 2, 2], hidden: 256, depth: 6, heads: 4, ropeDims: [16, 24, 24])
     /// The smallest useful shape, for tests and golden files.
     public static let tiny = try! DiTConfig(
         latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 2, heads: 2, textWidth: 8, ropeDims: [4, 6, 6])

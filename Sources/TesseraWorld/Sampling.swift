@@ -149,10 +149,12 @@ public struct TrainingSample: Sendable {
     public var phrasing: Phrasing
     public var caption: String
 
-    /// The example for `seed` with the given shorter side (288 gives 512x288, 288x512 or 288x288).
-    public init(seed: UInt64, shortSide: Int = 288) {
+    /// The example for `seed` with the given shorter side (288 gives 512x288, 288x512 or 288x288); `frames`
+    /// overrides the sampled clip length (a trainer's own choice of lengths).
+    public init(seed: UInt64, shortSide: Int = 288, frames: Int? = nil) {
         self.seed = seed
         clip = ClipShape.sample(seed: seed)
+        if let frames { clip.frames = frames }
         (width, height) = clip.aspect.size(shortSide: shortSide)
         scene = SceneSampler.sample(seed: seed, extent: Extent(pixelWidth: width, height: height), frames: clip.frames, fps: clip.fps)
         var random = WorldRandom(seed: seed, stream: WorldRandom.Streams.scene &+ 2)

@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the VAE or the DiT on the procedural world, with checkpoints, resume and loss curves.",
-        subcommands: [TrainVAE.self])
+        subcommands: [TrainVAE.self, TrainDiT.self])
 }
 
 /// Options every training run shares.
@@ -116,6 +116,147 @@ extension TrainCommand {
             FileHandle.standardError.write(Data("\n".utf8))
             trainingNote("weights (EMA) in \(options.folder.appendingPathComponent("vae.safetensors").path), loss curve in loss.png")
         }
+    }
+}
+
+extension TrainCommand {
+    struct TrainDiT: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dit",
+            abstract: "Train the DiT (world preset) by rectified flow on world clips encoded by a trained VAE and the text encoder.",
+            discussion: """
+                Each step renders fresh world clips (512x288, 288x512 or 288x288; 1, 5, 9 or 17 frames), encodes them with \
+                the VAE in --vae (its vae.json and vae.safetensors) and their captions with all-MiniLM-L6-v2, and takes one \
+                AdamW step. Latents are divided by a scale measured on the first run so they have unit spread; the scale \
+                is kept in the run folder's model.json.
+                """)
+
+        @OptionGroup var options: TrainingRunOptions
+        @Option(help: "Folder of the trained VAE (vae.json, vae.safetensors).")
+        var vae: String
+        @Option(help: "Text encoder folder (default: TESSERA_TEXT_ENCODER or models/all-MiniLM-L6-v2).")
+        var textEncoder: String?
+        @Option(help: "Probability of training on the empty caption (classifier-free guidance).")
+        var dropCaption: Float = 0.1
+
+        func run() throws {
+            Compute.setThreads(options.threads)
+            try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
+            let vaeFolder = URL(fileURLWithPath: vae)
+            let autoencoder = try VAE(configPath: vaeFolder.appendingPathComponent("vae.json").path,
+                                      weightsPath: vaeFolder.appendingPathComponent("vae.safetensors").path)
+            let encoder = try TextEncoder(modelFolder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder)
+            let config = DiTConfig.world
+            let json = JSONEncoder()
+            json.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try json.encode(config).write(to: options.folder.appendingPathComponent("dit.json"))
+
+            // The latent scale: measured once, kept for resumes and for inference.
+            let modelPath = options.folder.appendingPathComponent("model.json")
+            let scale: Float
+            if let data = FileManager.default.contents(atPath: modelPath.path), let model = try? JSONDecoder().decode(ModelBundle.self, from: data) {
+                scale = model.latentScale
+            } else {
+                var values: [Float] = []
+                for i in 0..<8 { values += try WorldLatents.latent(seed: options.seed &+ 999_983, step: 0, index: i, vae: autoencoder).storage }
+                let mean = values.reduce(0, +) / Float(values.count)
+                scale = max(1e-3, (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot())
+                try json.encode(ModelBundle(latentScale: scale)).write(to: modelPath)
+            }
+            trainingNote(String(format: "latent scale %.4f", scale))
+
+            let empty = try encoder.encode("").caption
+            var trainer = FlowMatchingTrainer(
+                config: config, parameters: DiTWeights.initial(config, seed: options.seed), settings: options.settings(), emptyCaption: empty,
+                seed: options.seed)
+            trainer.dropCaption = dropCaption
+            if FileManager.default.fileExists(atPath: options.checkpointPath) {
+                let loaded = try Checkpoint.load(from: options.checkpointPath, expected: config.expectedWeights, optimizer: &trainer.optimizer)
+                trainer.parameters = loaded.parameters
+                trainingNote("resuming from \(options.checkpointPath) at step \(trainer.optimizer.step)")
+            }
+            let log = try TrainingLog(path: options.logPath, keepBefore: trainer.optimizer.step)
+            let progress = ProgressLine(total: options.steps, firstStep: trainer.optimizer.step)
+            let deadline = options.minutes.map { Date().addingTimeInterval($0 * 60) }
+            func save() throws {
+                try Checkpoint.save(parameters: trainer.parameters, optimizer: trainer.optimizer, to: options.checkpointPath)
+                try SafetensorsFile.write(trainer.optimizer.average, metadata: ["training.step": String(trainer.optimizer.step)],
+                                          to: options.folder.appendingPathComponent("dit.safetensors").path)
+                try plot(log, title: "DIT TRAINING LOSS", to: options.folder.appendingPathComponent("loss.png"))
+            }
+            while trainer.optimizer.step < options.steps {
+                let step = trainer.optimizer.step
+                var batch: [FlowSample] = []
+                for i in 0..<options.batch {
+                    let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: step, index: i, vae: autoencoder)
+                    batch.append(FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption))
+                }
+                let started = Date()
+                let result = try trainer.step(batch)
+                try log.append(.init(step: step, loss: result.loss, learningRate: trainer.optimizer.learningRate(at: step),
+                                     gradientNorm: result.gradientNorm, seconds: Date().timeIntervalSince(started)))
+                progress.draw(step: step + 1, detail: String(format: "loss %.4f", log.smoothedLoss().last?.loss ?? result.loss))
+                if (step + 1) % options.checkpointEvery == 0 { try save() }
+                if let deadline, Date() > deadline { break }
+            }
+            try save()
+            FileHandle.standardError.write(Data("\n".utf8))
+            trainingNote("weights (EMA) in \(options.folder.appendingPathComponent("dit.safetensors").path), loss curve in loss.png")
+        }
+    }
+}
+
+/// What inference needs beside the DiT's and VAE's own configs.
+struct ModelBundle: Codable {
+    /// Latents are divided by this before the DiT sees them (and multiplied after sampling).
+    var latentScale: Float
+}
+
+/// A DiT's starting weights: small random matrices, unit norm weights, and zero adaLN modulation and final
+/// layer (adaLN-Zero: every block starts as the identity).
+enum DiTWeights {
+    static func initial(_ config: DiTConfig, seed: UInt64) -> [String: Tensor] {
+        var weights: [String: Tensor] = [:]
+        var offset = 0
+        for (name, shape) in config.expectedWeights.sorted(by: { $0.key < $1.key }) {
+            let count = shape.reduce(1, *)
+            if name.hasSuffix("norm.weight") || name.hasSuffix("norm2.weight") {
+                weights[name] = Tensor(repeating: 1, shape: shape)
+            } else if name.contains("adaLN_modulation") || name.hasPrefix("final_layer.linear") || name.hasSuffix(".bias") {
+                weights[name] = Tensor(zeros: shape)
+            } else {
+                let scale = Float(1 / Double(shape.last ?? 1).squareRoot())
+                weights[name] = Tensor(shape: shape, storage: NoiseGenerator(seed: seed, stream: 51).fill(count, startingAt: offset).map { $0 * scale })
+            }
+            offset += count
+        }
+        return weights
+    }
+}
+
+/// World clips as DiT training examples: rendered, then encoded by the VAE.
+enum WorldLatents {
+    static let frameChoices = [1, 5, 9, 17]
+
+    static func key(seed: UInt64, step: Int, index: Int) -> UInt64 {
+        seed &* 0xD6E8_FEB8_6659_FD93 &+ UInt64(step) &* 1_000_003 &+ UInt64(index)
+    }
+
+    /// The latent `[F', H/16, W/16, C]` and the caption of one example.
+    static func sample(seed: UInt64, step: Int, index: Int, vae: VAE) throws -> (Tensor, String) {
+        let k = key(seed: seed, step: step, index: index)
+        let frames = frameChoices[Int(k % UInt64(frameChoices.count))]
+        let example = TrainingSample(seed: k, shortSide: 288, frames: frames)
+        let renderer = example.renderer()
+        var video = [Float]()
+        video.reserveCapacity(frames * example.width * example.height * 3)
+        for f in 0..<frames { video += renderer.frame(f).storage }
+        let latent = try vae.encoder.encode(Tensor(shape: [frames, example.height, example.width, 3], storage: video))
+        return (latent, example.caption)
+    }
+
+    static func latent(seed: UInt64, step: Int, index: Int, vae: VAE) throws -> Tensor {
+        try sample(seed: seed, step: step, index: index, vae: vae).0
     }
 }
 
