@@ -69,7 +69,7 @@ let package = Package(
             name: "TesseraFarm",
             dependencies: [
                 "TesseraQueue", "TesseraPostgres", "TesseraTensor", "TesseraModels", "TesseraSampling", "TesseraMedia",
-                "TesseraStorage",
+                "TesseraStorage", "TesseraWorld",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -17,7 +17,7 @@ public struct TesseraCommand: AsyncParsableCommand {
         subcommands: [
             EnqueueCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self, WorkersCommand.self,
             WorkerCommand.self, CoordinatorCommand.self, MigrateCommand.self, DevCommand.self, DemoCommand.self, BenchCommand.self,
-            WorldCommand.self, EvalCommand.self, TrainCommand.self,
+            WorldCommand.self, EvalCommand.self, TrainCommand.self, RenderCommand.self,
         ])
 
     public init() {}
