@@ -145,17 +145,18 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
-    /// Writes tensors (Float32) and metadata as a safetensors file; written to a temporary name and renamed,
-    /// so a reader never sees half a file.
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+    /// Writes tensors and metadata as a safetensors file (Float32, or float16 with `halfPrecision`, which the
+    /// loader converts back); written to a temporary name and renamed, so a reader never sees half a file.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String, halfPrecision: Bool = false) throws {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         let names = tensors.keys.sorted()
+        let width = halfPrecision ? 2 : 4
         for name in names {
             let tensor = tensors[name]!
-            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]]
-            offset += tensor.count * 4
+            header[name] = ["dtype": halfPrecision ? "F16" : "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * width]]
+            offset += tensor.count * width
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
@@ -163,7 +164,15 @@ public final class SafetensorsFile: @unchecked Sendable {
         var length = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
         data.append(json)
-        for name in names { tensors[name]!.storage.withUnsafeBytes { data.append(contentsOf: $0) } }
+        for name in names {
+            if halfPrecision {
+                // IEEE binary16, round to nearest even (shipped weights: half the size).
+                let half = tensors[name]!.storage.map { Float16($0).bitPattern.littleEndian }
+                half.withUnsafeBytes { data.append(contentsOf: $0) }
+            } else {
+                tensors[name]!.storage.withUnsafeBytes { data.append(contentsOf: $0) }
+            }
+        }
         let temporary = path + ".partial-\(getpid())"
         do {
             try data.write(to: URL(fileURLWithPath: temporary))

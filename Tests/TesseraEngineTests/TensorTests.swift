@@ -148,3 +148,19 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
         }
     }
 }
+
+@Suite struct HalfPrecisionWeightsTests {
+    /// Shipped weights may be float16: half the bytes, values within float16's rounding (2⁻¹¹ relative).
+    @Test func float16FilesRoundTripWithinHalfPrecision() throws {
+        let values = NoiseGenerator(seed: 8, stream: 2).tensor(shape: [3, 50])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-f16-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafetensorsFile.write(["w": values], metadata: ["kind": "test"], to: path, halfPrecision: true)
+        let file = try SafetensorsFile(path: path)
+        let back = try file.tensor("w")
+        #expect(back.shape == [3, 50] && file.metadata["kind"] == "test")
+        for (a, b) in zip(back.storage, values.storage) { #expect(abs(a - b) <= abs(b) * 0.0005 + 1e-7) }
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        #expect(size < 150 * 4, "two bytes a value")
+    }
+}
