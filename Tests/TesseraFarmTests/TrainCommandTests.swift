@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import TesseraFarm
+import TesseraTensor
+
+/// `tessera train vae` killed with SIGKILL mid-run and started again ends with the same weights, bit for
+/// bit, as a run never interrupted (tiny crops so the debug binary is quick).
+@Suite struct TrainCommandTests {
+    static func arguments(_ folder: URL) -> [String] {
+        ["train", "vae", "--out", folder.path, "--steps", "6", "--batch", "1", "--crop", "16", "--checkpoint-every", "2", "--threads", "1"]
+    }
+
+    static func weights(_ folder: URL) throws -> [String: Tensor] {
+        let file = try SafetensorsFile(path: folder.appendingPathComponent("checkpoint.safetensors").path)
+        var tensors: [String: Tensor] = [:]
+        for name in file.names { tensors[name] = try file.tensor(name) }
+        return tensors
+    }
+
+    @Test func aKilledRunResumesToTheSameWeights() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let straight = root.appendingPathComponent("straight"), killed = root.appendingPathComponent("killed")
+        let binary = try TesseraProcess.binary(), environment = ProcessInfo.processInfo.environment
+
+        let whole = try ChildProcess.run(binary, Self.arguments(straight), environment: environment)
+        #expect(whole.status == 0, "\(whole.output)")
+
+        let log = root.appendingPathComponent("killed.log").path
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let child = try ChildProcess(executable: binary, arguments: Self.arguments(killed), environment: environment, outputFile: log)
+        try waitUntil(120, "the first checkpoint") {
+            FileManager.default.fileExists(atPath: killed.appendingPathComponent("checkpoint.safetensors").path)
+        }
+        child.signal(SIGKILL)
+        _ = child.wait()
+        let resumed = try ChildProcess.run(binary, Self.arguments(killed), environment: environment)
+        #expect(resumed.status == 0 && resumed.output.contains("resuming from"), "\(resumed.output)")
+
+        #expect(try Self.weights(killed) == Self.weights(straight), "weights, moments and EMA equal an uninterrupted run")
+        let steps = try String(contentsOf: killed.appendingPathComponent("loss.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { Int($0.split(separator: ",")[0])! }
+        #expect(steps == Array(0..<6), "the loss log holds each step once: \(steps)")
+    }
+}
