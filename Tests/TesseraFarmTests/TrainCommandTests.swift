@@ -41,5 +41,15 @@ import TesseraTensor
         let steps = try String(contentsOf: killed.appendingPathComponent("loss.csv"), encoding: .utf8)
             .split(separator: "\n").dropFirst().map { Int($0.split(separator: ",")[0])! }
         #expect(steps == Array(0..<6), "the loss log holds each step once: \(steps)")
+
+        // The trained VAE's held-out PSNR, and its picture.
+        let sheet = root.appendingPathComponent("sheet.png")
+        let evaluation = try ChildProcess.run(
+            binary, ["train", "eval-vae", "--vae", killed.path, "--clips", "1", "--frames", "1", "--sheet", sheet.path, "--json"], environment: environment)
+        #expect(evaluation.status == 0, "\(evaluation.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(evaluation.output.utf8)) as? [String: Any]
+        let mean = json?["meanPSNR"] as? Double ?? -1
+        #expect(mean > 0 && mean < 60, "a barely trained VAE reconstructs poorly but measurably: \(mean) dB")
+        #expect(FileManager.default.fileExists(atPath: sheet.path))
     }
 }

@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the VAE or the DiT on the procedural world, with checkpoints, resume and loss curves.",
-        subcommands: [TrainVAE.self, TrainDiT.self])
+        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self])
 }
 
 /// Options every training run shares.
@@ -202,6 +202,68 @@ extension TrainCommand {
             try save()
             FileHandle.standardError.write(Data("\n".utf8))
             trainingNote("weights (EMA) in \(options.folder.appendingPathComponent("dit.safetensors").path), loss curve in loss.png")
+        }
+    }
+}
+
+extension TrainCommand {
+    struct EvaluateVAE: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "eval-vae",
+            abstract: "The VAE's reconstruction PSNR on held-out world clips at prototype size, and a picture of originals and reconstructions.",
+            discussion: "Held-out clips come from seeds the trainers never draw (1,000,000,000 and up). The latent is the encoder's mean, as in a render.")
+
+        @Option(help: "Folder of the VAE (vae.json, vae.safetensors).")
+        var vae: String
+        @Option(help: "How many clips.")
+        var clips = 20
+        @Option(help: "Frames per clip (1 + 4k).")
+        var frames = 17
+        @Option(help: "Write a contact sheet (PNG) of the first clip: original frames over reconstructed ones.")
+        var sheet: String?
+        @Option(help: "Threads for kernels.")
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @OptionGroup var output: OutputOptions
+
+        struct Report: Encodable {
+            var clips: Int
+            var frames: Int
+            var meanPSNR: Double
+            var worstPSNR: Double
+            var perClip: [Double]
+        }
+
+        func run() throws {
+            Compute.setThreads(threads)
+            let folder = URL(fileURLWithPath: vae)
+            let model = try VAE(configPath: folder.appendingPathComponent("vae.json").path, weightsPath: folder.appendingPathComponent("vae.safetensors").path)
+            var perClip: [Double] = []
+            for clip in 0..<clips {
+                let example = TrainingSample(seed: 1_000_000_000 + UInt64(clip), shortSide: 288, frames: frames)
+                let renderer = example.renderer()
+                let originals = (0..<frames).map { renderer.frame($0) }
+                var video = [Float]()
+                for frame in originals { video += frame.storage }
+                let latent = try model.encoder.encode(Tensor(shape: [frames, example.height, example.width, 3], storage: video))
+                var reconstructed: [Tensor] = []
+                try model.decoder.decode(latent: latent) { reconstructed.append($0) }
+                perClip.append(psnr(originals, reconstructed))
+                if clip == 0, let sheet {
+                    func rgb(_ t: Tensor) throws -> RGBFrame {
+                        try RGBFrame(width: t.shape[1], height: t.shape[0], pixels: t.storage.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) })
+                    }
+                    let picks = ContactSheet.indices(total: frames, count: min(4, frames))
+                    let cells = try picks.map { try rgb(originals[$0]) } + picks.map { try rgb(reconstructed[$0]) }
+                    let labels = picks.map { "ORIGINAL #\($0)" } + picks.map { "VAE #\($0)" }
+                    let picture = try ContactSheet(count: cells.count, columns: picks.count, cellWidth: 256,
+                                                   caption: String(format: "VAE RECONSTRUCTION, %.1f DB", perClip[0])).render(cells, labels: labels)
+                    try picture.writePNG(to: URL(fileURLWithPath: sheet))
+                }
+            }
+            let report = Report(clips: clips, frames: frames, meanPSNR: perClip.reduce(0, +) / Double(perClip.count), worstPSNR: perClip.min() ?? 0, perClip: perClip)
+            if output.json { return try printJSON(report) }
+            print(String(format: "VAE reconstruction PSNR over %d held-out clips of %d frames at prototype size: mean %.2f dB, worst %.2f dB",
+                         clips, frames, report.meanPSNR, report.worstPSNR))
         }
     }
 }
