@@ -35,6 +35,14 @@ public final class Tape {
         append(value, inputs: [], backward: nil, needsGradient: true)
     }
 
+    /// A network's weights as parameters, by name, after checking their names and shapes.
+    public func parameters(_ weights: [String: Tensor], expected: [String: [Int]], path: String) throws -> [String: Variable] {
+        try SafetensorsFile.check(actual: weights.mapValues(\.shape), expected: expected, path: path)
+        var variables: [String: Variable] = [:]
+        for (name, tensor) in weights.sorted(by: { $0.key < $1.key }) { variables[name] = parameter(tensor) }
+        return variables
+    }
+
     public func value(_ variable: Variable) -> Tensor { values[variable.index] }
 
     /// The accumulated gradient after `backward`, or nil when none reached the value.

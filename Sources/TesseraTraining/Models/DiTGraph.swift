@@ -11,12 +11,9 @@ public struct DiTGraph {
 
     /// Puts every weight on the tape as a parameter.
     public init(tape: Tape, config: DiTConfig, weights: [String: Tensor]) throws {
-        try SafetensorsFile.check(actual: weights.mapValues(\.shape), expected: config.expectedWeights, path: "DiT weights")
         self.tape = tape
         self.config = config
-        var variables: [String: Tape.Variable] = [:]
-        for (name, tensor) in weights { variables[name] = tape.parameter(tensor) }
-        self.weights = variables
+        self.weights = try tape.parameters(weights, expected: config.expectedWeights, path: "DiT weights")
     }
 
     func w(_ name: String) -> Tape.Variable { weights[name]! }

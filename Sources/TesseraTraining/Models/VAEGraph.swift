@@ -40,12 +40,9 @@ public struct VAEGraph {
     let tape: Tape
 
     public init(tape: Tape, config: VAEConfig, weights: [String: Tensor]) throws {
-        try SafetensorsFile.check(actual: weights.mapValues(\.shape), expected: config.expectedWeights, path: "VAE weights")
         self.tape = tape
         self.config = config
-        var variables: [String: Tape.Variable] = [:]
-        for (name, tensor) in weights { variables[name] = tape.parameter(tensor) }
-        self.weights = variables
+        self.weights = try tape.parameters(weights, expected: config.expectedWeights, path: "VAE weights")
     }
 
     func w(_ name: String) -> Tape.Variable { weights[name]! }
