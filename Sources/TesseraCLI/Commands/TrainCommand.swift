@@ -47,6 +47,54 @@ struct TrainingRunOptions: ParsableArguments {
     }
 }
 
+/// What the shared training loop needs of a trainer: its weights and its optimizer.
+protocol TrainingState {
+    var parameters: [String: Tensor] { get set }
+    var optimizer: AdamW { get set }
+}
+
+extension VAETrainer: TrainingState {}
+extension FlowMatchingTrainer: TrainingState {}
+
+extension TrainingRunOptions {
+    /// The loop every trainer runs: resume from the checkpoint if there is one, take steps (`step` gets the
+    /// step index and returns the loss and gradient norm), log each, draw progress, checkpoint every
+    /// `checkpointEvery` steps and at the end (with the EMA weights exported as `<export>.safetensors` and the
+    /// loss curve as loss.png), and stop at `--steps` or the `--minutes` budget.
+    func loop<T: TrainingState>(
+        _ trainer: inout T, expected: [String: [Int]], export: String, title: String,
+        step: (inout T, Int) throws -> (loss: Float, gradientNorm: Float), detail: (Float) -> String
+    ) throws {
+        if FileManager.default.fileExists(atPath: checkpointPath) {
+            let loaded = try Checkpoint.load(from: checkpointPath, expected: expected, optimizer: &trainer.optimizer)
+            trainer.parameters = loaded.parameters
+            trainingNote("resuming from \(checkpointPath) at step \(trainer.optimizer.step)")
+        }
+        let log = try TrainingLog(path: logPath, keepBefore: trainer.optimizer.step)
+        let progress = ProgressLine(total: steps, firstStep: trainer.optimizer.step)
+        let deadline = minutes.map { Date().addingTimeInterval($0 * 60) }
+        let weightsPath = folder.appendingPathComponent(export + ".safetensors").path
+        func save(_ trainer: T) throws {
+            try Checkpoint.save(parameters: trainer.parameters, optimizer: trainer.optimizer, to: checkpointPath)
+            try SafetensorsFile.write(trainer.optimizer.average, metadata: ["training.step": String(trainer.optimizer.step)], to: weightsPath)
+            try plot(log, title: title, to: folder.appendingPathComponent("loss.png"))
+        }
+        while trainer.optimizer.step < steps {
+            let index = trainer.optimizer.step
+            let started = Date()
+            let result = try step(&trainer, index)
+            try log.append(.init(step: index, loss: result.loss, learningRate: trainer.optimizer.learningRate(at: index),
+                                 gradientNorm: result.gradientNorm, seconds: Date().timeIntervalSince(started)))
+            progress.draw(step: index + 1, detail: detail(log.smoothedLoss().last?.loss ?? result.loss))
+            if (index + 1) % checkpointEvery == 0 { try save(trainer) }
+            if let deadline, Date() > deadline { break }
+        }
+        try save(trainer)
+        FileHandle.standardError.write(Data("\n".utf8))
+        trainingNote("weights (EMA) in \(weightsPath), loss curve in loss.png")
+    }
+}
+
 /// One line redrawn in place on standard error: a bar, the step, the smoothed loss and the time left.
 struct ProgressLine {
     let total: Int
@@ -86,35 +134,13 @@ extension TrainCommand {
             try encoder.encode(config).write(to: options.folder.appendingPathComponent("vae.json"))
 
             var trainer = VAETrainer(config: config, parameters: VAE.randomWeights(config, seed: options.seed), settings: options.settings(), klWeight: klWeight, seed: options.seed)
-            if FileManager.default.fileExists(atPath: options.checkpointPath) {
-                let loaded = try Checkpoint.load(from: options.checkpointPath, expected: config.expectedWeights, optimizer: &trainer.optimizer)
-                trainer.parameters = loaded.parameters
-                trainingNote("resuming from \(options.checkpointPath) at step \(trainer.optimizer.step)")
-            }
-            let log = try TrainingLog(path: options.logPath, keepBefore: trainer.optimizer.step)
-            let progress = ProgressLine(total: options.steps, firstStep: trainer.optimizer.step)
-            let deadline = options.minutes.map { Date().addingTimeInterval($0 * 60) }
-            func save() throws {
-                try Checkpoint.save(parameters: trainer.parameters, optimizer: trainer.optimizer, to: options.checkpointPath)
-                try SafetensorsFile.write(trainer.optimizer.average, metadata: ["training.step": String(trainer.optimizer.step)],
-                                          to: options.folder.appendingPathComponent("vae.safetensors").path)
-                try plot(log, title: "VAE TRAINING LOSS", to: options.folder.appendingPathComponent("loss.png"))
-            }
-            while trainer.optimizer.step < options.steps {
-                let step = trainer.optimizer.step
+            try options.loop(&trainer, expected: config.expectedWeights, export: "vae", title: "VAE TRAINING LOSS") { trainer, step in
                 let batch = (0..<options.batch).map { WorldClips.crop(seed: options.seed, step: step, index: $0, side: crop) }
-                let started = Date()
                 let result = try trainer.step(batch)
-                try log.append(.init(step: step, loss: result.loss, learningRate: trainer.optimizer.learningRate(at: step),
-                                     gradientNorm: result.gradientNorm, seconds: Date().timeIntervalSince(started)))
-                let smoothed = log.smoothedLoss().last?.loss ?? result.loss
-                progress.draw(step: step + 1, detail: String(format: "loss %.4f  PSNR %.1f dB", smoothed, 10 * log10(4 / max(smoothed, 1e-12))))
-                if (step + 1) % options.checkpointEvery == 0 { try save() }
-                if let deadline, Date() > deadline { break }
+                return (result.loss, result.gradientNorm)
+            } detail: { smoothed in
+                String(format: "loss %.4f  PSNR %.1f dB", smoothed, 10 * log10(4 / max(smoothed, 1e-12)))
             }
-            try save()
-            FileHandle.standardError.write(Data("\n".utf8))
-            trainingNote("weights (EMA) in \(options.folder.appendingPathComponent("vae.safetensors").path), loss curve in loss.png")
         }
     }
 }
@@ -170,38 +196,16 @@ extension TrainCommand {
                 config: config, parameters: DiTWeights.initial(config, seed: options.seed), settings: options.settings(), emptyCaption: empty,
                 seed: options.seed)
             trainer.dropCaption = dropCaption
-            if FileManager.default.fileExists(atPath: options.checkpointPath) {
-                let loaded = try Checkpoint.load(from: options.checkpointPath, expected: config.expectedWeights, optimizer: &trainer.optimizer)
-                trainer.parameters = loaded.parameters
-                trainingNote("resuming from \(options.checkpointPath) at step \(trainer.optimizer.step)")
-            }
-            let log = try TrainingLog(path: options.logPath, keepBefore: trainer.optimizer.step)
-            let progress = ProgressLine(total: options.steps, firstStep: trainer.optimizer.step)
-            let deadline = options.minutes.map { Date().addingTimeInterval($0 * 60) }
-            func save() throws {
-                try Checkpoint.save(parameters: trainer.parameters, optimizer: trainer.optimizer, to: options.checkpointPath)
-                try SafetensorsFile.write(trainer.optimizer.average, metadata: ["training.step": String(trainer.optimizer.step)],
-                                          to: options.folder.appendingPathComponent("dit.safetensors").path)
-                try plot(log, title: "DIT TRAINING LOSS", to: options.folder.appendingPathComponent("loss.png"))
-            }
-            while trainer.optimizer.step < options.steps {
-                let step = trainer.optimizer.step
+            try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 var batch: [FlowSample] = []
                 for i in 0..<options.batch {
                     let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: step, index: i, vae: autoencoder)
                     batch.append(FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption))
                 }
-                let started = Date()
-                let result = try trainer.step(batch)
-                try log.append(.init(step: step, loss: result.loss, learningRate: trainer.optimizer.learningRate(at: step),
-                                     gradientNorm: result.gradientNorm, seconds: Date().timeIntervalSince(started)))
-                progress.draw(step: step + 1, detail: String(format: "loss %.4f", log.smoothedLoss().last?.loss ?? result.loss))
-                if (step + 1) % options.checkpointEvery == 0 { try save() }
-                if let deadline, Date() > deadline { break }
+                return try trainer.step(batch)
+            } detail: { smoothed in
+                String(format: "loss %.4f", smoothed)
             }
-            try save()
-            FileHandle.standardError.write(Data("\n".utf8))
-            trainingNote("weights (EMA) in \(options.folder.appendingPathComponent("dit.safetensors").path), loss curve in loss.png")
         }
     }
 }
