@@ -33,11 +33,7 @@ public final class DiT: @unchecked Sendable {
     /// Loads `config.json`-style JSON and a safetensors file.
     public convenience init(configPath: String, weightsPath: String) throws {
         let config = try DiTConfig.load(configPath)
-        let file = try SafetensorsFile(path: weightsPath)
-        try file.check(expected: config.expectedWeights)
-        var weights: [String: Tensor] = [:]
-        for name in file.names { weights[name] = try file.tensor(name) }
-        try self.init(config: config, weights: weights)
+        try self.init(config: config, weights: SafetensorsFile.weights(at: weightsPath, expected: config.expectedWeights))
     }
 
     func w(_ name: String) -> Tensor { weights[name]! }

@@ -98,6 +98,16 @@ public final class SafetensorsFile: @unchecked Sendable {
         munmap(UnsafeMutableRawPointer(mutating: base), length)
     }
 
+    /// Every tensor of a file that must hold exactly `expected` (names and shapes), converted to Float32: how
+    /// a model loads its weights.
+    public static func weights(at path: String, expected: [String: [Int]]) throws -> [String: Tensor] {
+        let file = try SafetensorsFile(path: path)
+        try file.check(expected: expected)
+        var weights: [String: Tensor] = [:]
+        for name in file.names { weights[name] = try file.tensor(name) }
+        return weights
+    }
+
     /// Tensor names, sorted.
     public var names: [String] { entries.keys.sorted() }
 

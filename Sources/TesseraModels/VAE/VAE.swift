@@ -24,11 +24,7 @@ public final class VAE: Sendable {
     /// Loads a config JSON file and a safetensors file.
     public convenience init(configPath: String, weightsPath: String) throws {
         let config = try VAEConfig.load(configPath)
-        let file = try SafetensorsFile(path: weightsPath)
-        try file.check(expected: config.expectedWeights)
-        var weights: [String: Tensor] = [:]
-        for name in file.names { weights[name] = try file.tensor(name) }
-        try self.init(config: config, weights: weights)
+        try self.init(config: config, weights: SafetensorsFile.weights(at: weightsPath, expected: config.expectedWeights))
     }
 
     /// Deterministic random weights (Philox, 1/sqrt(fan-in) scale, biases ×0.1, norm weights 1): what the
