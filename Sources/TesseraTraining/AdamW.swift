@@ -68,6 +68,9 @@ public struct AdamW: Sendable {
         let rate = learningRate(at: step)
         step += 1
         let correction1 = 1 - pow(s.beta1, Float(step)), correction2 = 1 - pow(s.beta2, Float(step))
+        // The average warms up (decay (1 + n)/(10 + n) until that reaches emaDecay), so early exports are
+        // not dominated by the random starting weights.
+        let emaDecay = min(s.emaDecay, Float(1 + step) / Float(10 + step))
         for name in parameters.keys.sorted() {
             guard let g = gradients[name], var p = parameters[name], var m = first[name], var v = second[name], var a = average[name] else { continue }
             parameters[name] = nil
@@ -92,7 +95,7 @@ public struct AdamW: Sendable {
                                         let update = (mi / correction1) / ((vi / correction2).squareRoot() + s.epsilon)
                                         let pi = pp[i] - rate * (update + decay * pp[i])
                                         pp[i] = pi
-                                        ap[i] = s.emaDecay * ap[i] + (1 - s.emaDecay) * pi
+                                        ap[i] = emaDecay * ap[i] + (1 - emaDecay) * pi
                                     }
                                 }
                             }

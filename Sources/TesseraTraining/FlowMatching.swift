@@ -67,16 +67,12 @@ public struct FlowMatchingTrainer {
     public mutating func step(_ batch: [FlowSample]) throws -> (loss: Float, gradientNorm: Float) {
         precondition(!batch.isEmpty, "an empty batch")
         let step = optimizer.step
-        var gradients: [String: Tensor] = [:]
-        var total: Float = 0
-        for (index, sample) in batch.enumerated() {
-            let (tape, graph, loss) = try loss(sample, step: step, index: index)
+        let (gradients, losses) = try batchGradients(batch.count) { index in
+            let (tape, graph, loss) = try loss(batch[index], step: step, index: index)
             tape.backward(from: loss)
-            total += tape.value(loss).storage[0]
-            accumulate(&gradients, tape: tape, weights: graph.weights)
+            return SampleGradients(gradients: TesseraTraining.gradients(on: tape, weights: graph.weights), losses: [tape.value(loss).storage[0]])
         }
-        scaleGradients(&gradients, by: 1 / Float(batch.count))
         let norm = optimizer.update(&parameters, gradients: gradients)
-        return (total / Float(batch.count), norm)
+        return (losses[0], norm)
     }
 }

@@ -1,11 +1,9 @@
 import TesseraTensor
 
-/// Adds each weight's gradient on `tape` into `gradients`.
-func accumulate(_ gradients: inout [String: Tensor], tape: Tape, weights: [String: Tape.Variable]) {
-    for (name, variable) in weights {
-        guard let g = tape.gradient(variable) else { continue }
-        if var existing = gradients[name] {
-            gradients[name] = nil
+/// Adds `addend` into `gradients`, weight by weight.
+func accumulate(_ gradients: inout [String: Tensor], _ addend: [String: Tensor]) {
+    for (name, g) in addend {
+        if var existing = gradients.removeValue(forKey: name) {
             existing.storage.withUnsafeMutableBufferPointer { e in
                 g.storage.withUnsafeBufferPointer { a in for i in 0..<e.count { e[i] += a[i] } }
             }
@@ -24,4 +22,51 @@ func scaleGradients(_ gradients: inout [String: Tensor], by factor: Float) {
         g.storage.withUnsafeMutableBufferPointer { e in for i in 0..<e.count { e[i] *= factor } }
         gradients[name] = g
     }
+}
+
+/// One sample's contribution to a step: its weight gradients and the losses it reports.
+struct SampleGradients {
+    var gradients: [String: Tensor]
+    var losses: [Float]
+}
+
+/// Runs `sample` for indices `0..<count`, up to `Compute.threads` at once (each sample builds its own tape,
+/// so samples share nothing but the read-only weights), then sums the gradients in index order — the result
+/// is the same at any thread count — and averages them. Returns the averaged gradients and each reported
+/// loss averaged over the samples.
+///
+/// Data parallelism over the batch is what makes a second core pay in training: the tape's operations on
+/// one small sample are too short to split well.
+func batchGradients(_ count: Int, _ sample: (Int) throws -> SampleGradients) throws -> (gradients: [String: Tensor], losses: [Float]) {
+    precondition(count > 0, "an empty batch")
+    var gradients: [String: Tensor] = [:]
+    var losses: [Float] = []
+    let group = max(1, Compute.threads)
+    for start in stride(from: 0, to: count, by: group) {
+        let indices = Array(start..<min(count, start + group))
+        let slots = UnsafeMutableBufferPointer<Result<SampleGradients, Error>?>.allocate(capacity: indices.count)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize().deallocate() }
+        withoutActuallyEscaping(sample) { sample in
+            nonisolated(unsafe) let sample = sample
+            nonisolated(unsafe) let slots = slots
+            Compute.parallel(indices.count) { k in
+                slots[k] = Result { try sample(indices[k]) }  // each chunk writes its own slot
+            }
+        }
+        for k in indices.indices {
+            let result = try slots[k]!.get()
+            accumulate(&gradients, result.gradients)
+            if losses.isEmpty { losses = result.losses } else { for i in losses.indices { losses[i] += result.losses[i] } }
+        }
+    }
+    scaleGradients(&gradients, by: 1 / Float(count))
+    return (gradients, losses.map { $0 / Float(count) })
+}
+
+/// The gradients of `weights` on `tape` after its backward pass.
+func gradients(on tape: Tape, weights: [String: Tape.Variable]) -> [String: Tensor] {
+    var result: [String: Tensor] = [:]
+    for (name, variable) in weights { if let g = tape.gradient(variable) { result[name] = g } }
+    return result
 }

@@ -21,6 +21,24 @@ public struct VAETrainer {
         self.seed = seed
     }
 
+    /// Starting weights: the model's random weights, except that the log-variance half of `encoder.conv_out`
+    /// starts near `logVariance` (bias) with small weights. Started at σ ≈ 1 (log-variance ≈ 0), the
+    /// reparameterization noise drowns the young latent and the decoder learns only the mean picture — the
+    /// first run lost colour that way; started at σ ≈ 0.05 the latent carries the picture from the first step.
+    public static func initialWeights(_ config: VAEConfig, seed: UInt64, logVariance: Float = -6) -> [String: Tensor] {
+        var weights = VAE.randomWeights(config, seed: seed)
+        let c = config.latentChannels
+        var bias = weights["encoder.conv_out.bias"]!, weight = weights["encoder.conv_out.weight"]!
+        let perChannel = weight.count / (2 * c)
+        for o in c..<(2 * c) {
+            bias.storage[o] = logVariance
+            for i in (o * perChannel)..<((o + 1) * perChannel) { weight.storage[i] *= 0.1 }
+        }
+        weights["encoder.conv_out.bias"] = bias
+        weights["encoder.conv_out.weight"] = weight
+        return weights
+    }
+
     /// What one step measured.
     public struct StepResult: Sendable {
         public var loss: Float
@@ -52,20 +70,15 @@ public struct VAETrainer {
     public mutating func step(_ batch: [Tensor]) throws -> StepResult {
         precondition(!batch.isEmpty, "an empty batch")
         let step = optimizer.step
-        var gradients: [String: Tensor] = [:]
-        var totals: (Float, Float, Float) = (0, 0, 0)
-        for (index, video) in batch.enumerated() {
-            let (tape, graph, total, reconstruction, kl) = try loss(video, step: step, index: index)
+        let (gradients, losses) = try batchGradients(batch.count) { index in
+            let (tape, graph, total, reconstruction, kl) = try loss(batch[index], step: step, index: index)
             tape.backward(from: total)
-            totals.0 += tape.value(total).storage[0]
-            totals.1 += tape.value(reconstruction).storage[0]
-            totals.2 += tape.value(kl).storage[0]
-            accumulate(&gradients, tape: tape, weights: graph.weights)
+            return SampleGradients(
+                gradients: TesseraTraining.gradients(on: tape, weights: graph.weights),
+                losses: [total, reconstruction, kl].map { tape.value($0).storage[0] })
         }
-        scaleGradients(&gradients, by: 1 / Float(batch.count))
         let norm = optimizer.update(&parameters, gradients: gradients)
-        let n = Float(batch.count)
-        return StepResult(loss: totals.0 / n, reconstruction: totals.1 / n, kl: totals.2 / n, gradientNorm: norm)
+        return StepResult(loss: losses[0], reconstruction: losses[1], kl: losses[2], gradientNorm: norm)
     }
 }
 

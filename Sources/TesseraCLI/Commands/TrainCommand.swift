@@ -115,7 +115,7 @@ extension TrainCommand {
     struct TrainVAE: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "vae",
-            abstract: "Train the VAE (small preset) on random crops of world clips of 1, 5 and 9 frames.",
+            abstract: "Train the VAE (world preset by default) on random crops of world clips of 1, 5 and 9 frames.",
             discussion: "Runs until --steps or --minutes; a run killed at any moment resumes from its last checkpoint with the same data and noise.")
 
         @OptionGroup var options: TrainingRunOptions
@@ -123,19 +123,23 @@ extension TrainCommand {
         var crop = 128
         @Option(help: "Weight of the KL term.")
         var klWeight: Float = 1e-4
+        @Option(help: "VAE preset: world (8× spatial, for DiT patches of 4) or small (16×, for patches of 2).")
+        var preset = "world"
+        @Flag(help: .hidden) var overfit = false
 
         func run() throws {
             Compute.setThreads(options.threads)
+            HeapSettings.keepFreedMemory()
             guard crop % 16 == 0, crop >= 16, crop <= 288 else { throw CLIError("--crop must be a multiple of 16 between 16 and 288") }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
-            let config = VAEConfig.small
+            guard let config = VAEConfig.preset(preset) else { throw CLIError("--preset must be world, small or tiny, not \(preset)") }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(config).write(to: options.folder.appendingPathComponent("vae.json"))
 
-            var trainer = VAETrainer(config: config, parameters: VAE.randomWeights(config, seed: options.seed), settings: options.settings(), klWeight: klWeight, seed: options.seed)
+            var trainer = VAETrainer(config: config, parameters: VAETrainer.initialWeights(config, seed: options.seed), settings: options.settings(), klWeight: klWeight, seed: options.seed)
             try options.loop(&trainer, expected: config.expectedWeights, export: "vae", title: "VAE TRAINING LOSS") { trainer, step in
-                let batch = (0..<options.batch).map { WorldClips.crop(seed: options.seed, step: step, index: $0, side: crop) }
+                let batch = (0..<options.batch).map { WorldClips.crop(seed: options.seed, step: overfit ? 0 : step, index: $0, side: crop) }
                 let result = try trainer.step(batch)
                 return (result.loss, result.gradientNorm)
             } detail: { smoothed in
@@ -167,6 +171,7 @@ extension TrainCommand {
 
         func run() throws {
             Compute.setThreads(options.threads)
+            HeapSettings.keepFreedMemory()
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let vaeFolder = URL(fileURLWithPath: vae)
             let autoencoder = try VAE(configPath: vaeFolder.appendingPathComponent("vae.json").path,

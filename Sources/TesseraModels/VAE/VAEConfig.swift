@@ -132,6 +132,20 @@ extension VAEConfig {
     public static let small = try! VAEConfig(
         latentChannels: 16, patch: 2, channels: [32, 64, 96, 128], blocks: [0, 1, 1, 1], temporalKernel: [1, 1, 3, 3],
         temporalDown: [false, true, true])
+    /// 8× spatial, 4× temporal, 16 latent channels: the world model's VAE. With the DiT's 4×4 patches
+    /// (`DiTConfig.world`), 1920x1088 is again 68×120 = 2,040 tokens per latent frame, but each latent pixel
+    /// stands for 8×8×4 pixels instead of 16×16×4, so sharp edges survive (docs/MODEL.md has the comparison).
+    /// 2×2 pixel patches, widths 32/64/128 at 1/2, 1/4 and 1/8, one residual block at 1/4 and 1/8, kernels in
+    /// time at 1/8: 10.3K multiply-adds per decoded pixel.
+    public static let world = try! VAEConfig(
+        latentChannels: 16, patch: 2, channels: [32, 64, 128], blocks: [0, 1, 1], temporalKernel: [1, 1, 3],
+        temporalDown: [true, true])
+
+    /// A preset by name (`small`, `world`, `tiny`), or nil.
+    public static func preset(_ name: String) -> VAEConfig? {
+        ["small": small, "world": world, "tiny": tiny][name]
+    }
+
     /// The same structure with a handful of channels, for tests and golden files.
     public static let tiny = try! VAEConfig(
         latentChannels: 4, patch: 2, channels: [4, 8, 8, 12], blocks: [0, 1, 1, 1], temporalKernel: [1, 1, 3, 3],
