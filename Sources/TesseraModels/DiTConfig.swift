@@ -104,9 +104,10 @@ extension DiTConfig {
     public static let small = try! DiTConfig(
         latentChannels: 16, patch: [1, 2, 2], hidden: 384, depth: 8, heads: 6, ropeDims: [16, 24, 24])
     /// The default model's shape, trained on this machine (docs/MODEL.md): 256 wide, 6 blocks of 4 heads,
-    /// about 9.1M parameters (18 MB in float16).
+    /// 4×4 patches of the world VAE's 8× latent (one token per 32×32 pixels); about 9.1M parameters (18 MB
+    /// in float16).
     public static let world = try! DiTConfig(
-        latentChannels: 16, patch: [1, 2, 2], hidden: 256, depth: 6, heads: 4, ropeDims: [16, 24, 24])
+        latentChannels: 16, patch: [1, 4, 4], hidden: 256, depth: 6, heads: 4, ropeDims: [16, 24, 24])
     /// The smallest useful shape, for tests and golden files.
     public static let tiny = try! DiTConfig(
         latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 2, heads: 2, textWidth: 8, ropeDims: [4, 6, 6])

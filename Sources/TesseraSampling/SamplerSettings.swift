@@ -75,23 +75,42 @@ public struct SamplerSettings: Sendable, Hashable {
 }
 
 /// The 64-bit Fowler–Noll–Vo 1a hash: tiny, stable across platforms, and fast enough to checksum a latent.
-struct FNV1a64 {
-    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+public struct FNV1a64: Sendable {
+    public private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
 
-    mutating func add(_ byte: UInt8) {
+    public init() {}
+
+    public mutating func add(_ byte: UInt8) {
         value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
     }
 
-    mutating func add(_ bytes: [UInt8]) {
+    public mutating func add(_ bytes: [UInt8]) {
         for byte in bytes { add(byte) }
     }
 
     /// Adds the integer's little-endian bytes, so the hash is the same on every host.
-    mutating func add<T: FixedWidthInteger & UnsignedInteger>(_ integer: T) {
+    public mutating func add<T: FixedWidthInteger & UnsignedInteger>(_ integer: T) {
         var v = integer
         for _ in 0..<(T.bitWidth / 8) {
             add(UInt8(truncatingIfNeeded: v))
             v >>= 8
         }
+    }
+}
+
+extension FNV1a64 {
+    /// Adds raw bytes (a file's contents).
+    public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var v = value
+        for byte in bytes { v = (v ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        self = FNV1a64(value: v)
+    }
+
+    init(value: UInt64) { self.value = value }
+
+    /// The value as 16 hexadecimal digits.
+    public var hex: String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

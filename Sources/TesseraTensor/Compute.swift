@@ -46,4 +46,18 @@ public enum Compute {
             }
         }
     }
+
+    /// `body(0..<count)` on up to `threads` threads, results in index order; the first error (by index) is
+    /// rethrown after all have run. For independent pieces of work that each take long (training samples).
+    public static func map<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        let slots = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize().deallocate() }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            nonisolated(unsafe) let slots = slots
+            parallel(count) { i in slots[i] = Result { try body(i) } }  // each index writes its own slot
+        }
+        return try slots.map { try $0!.get() }
+    }
 }

@@ -43,19 +43,7 @@ func batchGradients(_ count: Int, _ sample: (Int) throws -> SampleGradients) thr
     var losses: [Float] = []
     let group = max(1, Compute.threads)
     for start in stride(from: 0, to: count, by: group) {
-        let indices = Array(start..<min(count, start + group))
-        let slots = UnsafeMutableBufferPointer<Result<SampleGradients, Error>?>.allocate(capacity: indices.count)
-        slots.initialize(repeating: nil)
-        defer { slots.deinitialize().deallocate() }
-        withoutActuallyEscaping(sample) { sample in
-            nonisolated(unsafe) let sample = sample
-            nonisolated(unsafe) let slots = slots
-            Compute.parallel(indices.count) { k in
-                slots[k] = Result { try sample(indices[k]) }  // each chunk writes its own slot
-            }
-        }
-        for k in indices.indices {
-            let result = try slots[k]!.get()
+        for result in try Compute.map(min(count, start + group) - start, { try sample(start + $0) }) {
             accumulate(&gradients, result.gradients)
             if losses.isEmpty { losses = result.losses } else { for i in losses.indices { losses[i] += result.losses[i] } }
         }

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import TesseraFarm
 import TesseraQueue
+import TesseraTensor
 
 /// Options that choose the renderer. The test renderer is only ever used when named explicitly.
 struct RendererOptions: ParsableArguments {
@@ -19,16 +20,47 @@ struct RendererOptions: ParsableArguments {
     @Option(help: "Test renderer: fail every attempt of jobs whose prompt contains this text.")
     var testFailMarker: String?
 
+    @OptionGroup var model: ModelOptions
+
     func make(logger: Logger) throws -> any Renderer {
         switch renderer {
         case "video":
-            return VideoRenderer()
+            let loaded = try model.load()
+            let store = try CLIContext.configuration().objectStorage.makeStore()
+            try store.prepare()
+            logger.info("model loaded", metadata: ["model": "\(loaded.hash)", "dit": "\(model.dit)", "vae": "\(model.vae)", "threads": "\(model.threads)"])
+            return VideoRenderer(model: loaded, store: store)
         case "test":
             guard testDuration >= 0 else { throw CLIError("--test-duration must not be negative") }
             logger.warning("using the TEST renderer: jobs complete without any video (chosen with --renderer test)")
             return TestRenderer(duration: testDuration, failAttemptsUpTo: testFailAttempts, failPromptMarker: testFailMarker)
         default:
             throw CLIError("--renderer must be video or test, not \(renderer)")
+        }
+    }
+}
+
+/// The trained model a render loads, and the kernel threads it runs on.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "DiT folder (dit.json, dit.safetensors, model.json).")
+    var dit = "models/default"
+    @Option(help: "VAE folder (vae.json, vae.safetensors).")
+    var vae = "models/default"
+    @Option(help: "Text encoder folder (default: TESSERA_TEXT_ENCODER or models/all-MiniLM-L6-v2).")
+    var textEncoder: String?
+    @Option(help: "Threads for kernels.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Sets the thread count and loads the networks; a missing or broken model says how to get one.
+    func load() throws -> RenderModel {
+        guard threads >= 1 else { throw CLIError("--threads must be at least 1") }
+        Compute.setThreads(threads)
+        do {
+            return try RenderModel(
+                ditFolder: URL(fileURLWithPath: dit), vaeFolder: URL(fileURLWithPath: vae),
+                textEncoder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder)
+        } catch {
+            throw CLIError("cannot load the model: \(error). The default model ships in models/default; train one with `tessera train vae` and `tessera train dit` (docs/MODEL.md), or pass --dit and --vae.")
         }
     }
 }

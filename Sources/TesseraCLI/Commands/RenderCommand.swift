@@ -1,61 +1,86 @@
 import ArgumentParser
 import Foundation
 import TesseraFarm
-import TesseraTensor
+import TesseraQueue
+import TesseraStorage
 
-/// `tessera render`: one video locally, without the queue.
+/// `tessera render`: one video locally, without the queue, through the worker's own render path.
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
-        abstract: "Render one prompt locally to an MP4 (the prototype pass at 512x288 or 288x512), with a progress bar.",
+        abstract: "Render one prompt locally to an MP4 — prototype, then 1920x1080 or 1080x1920 — with a progress bar.",
         discussion: """
-            Expands the prompt into the training captions' style, encodes it once, samples the latent with the DiT \
-            and decodes it with the VAE into an H.264 MP4. The model is a DiT folder (dit.json, dit.safetensors, \
-            model.json) and a VAE folder (vae.json, vae.safetensors), as `tessera train dit` and `tessera train vae` \
-            write them.
+            The same render a worker runs for a job (docs/ARCHITECTURE.md, "The render"): the prompt is expanded into \
+            the training captions' style and encoded once; a prototype is sampled at 512x288 (288x512) and written \
+            beside the output as NAME.prototype.mp4 with a contact sheet NAME.prototype.png; unless --prototype-only, \
+            its latent is upsampled, re-noised to --refine-strength and refined at 1920x1088 (1088x1920), then decoded \
+            frame by frame into the output MP4, cropped to 1080 lines. The model is models/default unless --dit and \
+            --vae name others.
             """)
 
     @Argument(help: "The prompt, e.g. \"a red ball bouncing\".")
     var prompt: String
     @Option(help: "Output MP4 path.")
     var out: String
-    @Flag(help: "Portrait (288x512) instead of landscape (512x288).")
-    var portrait = false
-    @Option(help: "Frames: 1 + 4k (1 is a still image).")
-    var frames = 49
+    @Option(help: "landscape (1920x1080) or portrait (1080x1920).")
+    var orientation: String = "landscape"
+    @Option(help: "Seconds of video (0 is a still image), at most 60.")
+    var duration: Double = 5
     @Option(help: "Frames per second.")
     var fps = 24
     @Option(help: "Sampler steps.")
     var steps = 30
-    @Option(help: "Classifier-free guidance scale (1 = none).")
-    var guidance: Float = 4
+    @Option(help: "Classifier-free guidance of the prototype pass (1 = none).")
+    var guidance: Float = 5
+    @Option(help: "Noise put back on the upsampled prototype for the full pass, 0…1.")
+    var refineStrength: Double = 0.6
+    @Flag(help: "Stop after the prototype.")
+    var prototypeOnly = false
     @Option(help: "Seed of the noise and of the prompt's unspecified attributes.")
     var seed: UInt64 = 1
-    @Option(help: "DiT folder.")
-    var dit = "models/default"
-    @Option(help: "VAE folder.")
-    var vae = "models/default"
-    @Option(help: "Text encoder folder (default: TESSERA_TEXT_ENCODER or models/all-MiniLM-L6-v2).")
-    var textEncoder: String?
-    @Option(help: "Threads for kernels.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var model: ModelOptions
 
     func run() throws {
-        Compute.setThreads(threads)
-        let model: RenderModel
+        guard let orientation = JobSpec.Orientation(rawValue: orientation) else { throw CLIError("--orientation must be landscape or portrait, not \(self.orientation)") }
+        guard JobSpec.Defaults.durationRange.contains(duration) else { throw CLIError("--duration must be between 0 and 60 seconds, not \(duration)") }
+        guard JobSpec.Defaults.fpsRange.contains(fps) else { throw CLIError("--fps must be between 1 and 60, not \(fps)") }
+        guard steps >= 1 else { throw CLIError("--steps must be at least 1") }
+        guard (0...1).contains(refineStrength) else { throw CLIError("--refine-strength must be between 0 and 1") }
+        let output = URL(fileURLWithPath: out)
+        guard output.pathExtension.lowercased() == "mp4" else { throw CLIError("--out must name an .mp4 file, not \(out)") }
         do {
-            model = try RenderModel(
-                ditFolder: URL(fileURLWithPath: dit), vaeFolder: URL(fileURLWithPath: vae),
-                textEncoder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder)
+            try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
-            throw CLIError("cannot load the model: \(error). Train one with `tessera train vae` and `tessera train dit` (docs/MODEL.md), or pass --dit and --vae.")
+            throw CLIError("cannot create the folder of --out \(out): \(error.localizedDescription)")
         }
-        let request = PrototypeRender.Request(prompt: prompt, seed: seed, portrait: portrait, frames: frames, fps: fps, steps: steps, guidance: guidance)
-        let result = try PrototypeRender.render(request, model: model, to: URL(fileURLWithPath: out)) { share in
-            FileHandle.standardError.write(Data("\r\(progressBar(share)) \(Int(share * 100))%".utf8))
+        let loaded = try model.load()
+
+        // The worker's path with a private folder as its object store; the results are then moved into place.
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-render-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let store = LocalStore(root: work.appendingPathComponent("objects"))
+        try store.prepare()
+        let settings = RenderSettings(
+            prompt: prompt, seed: seed, orientation: orientation, frames: RenderSettings.frames(duration: duration, fps: fps), fps: fps,
+            steps: steps, guidance: guidance, refineStrength: refineStrength, prototypeOnly: prototypeOnly)
+        let render = VideoRender(model: loaded, artifacts: RenderArtifacts(store: store, job: "local", scratch: work))
+        let started = Date()
+        let outcome = try render.run(settings) { share, stage in
+            let line = "\r\(progressBar(share))  \(stage)  \(shortDuration(Date().timeIntervalSince(started)))        "
+            FileHandle.standardError.write(Data(line.utf8))
         }
         FileHandle.standardError.write(Data("\n".utf8))
-        print("\(out): \(result.caption)")
-        print(result.seconds.sorted(by: { $0.key < $1.key }).map { String(format: "%@ %.1f s", $0.key, $0.value) }.joined(separator: ", "))
+
+        let base = output.deletingPathExtension()
+        var written: [String] = []
+        for (key, target) in [("video", output), ("prototype", base.appendingPathExtension("prototype.mp4")), ("contact_sheet", base.appendingPathExtension("prototype.png"))] {
+            guard let url = outcome.result[key].flatMap(URL.init(string:)) else { continue }
+            _ = try? FileManager.default.removeItem(at: target)
+            try FileManager.default.moveItem(at: url, to: target)
+            written.append(target.path)
+        }
+        print("caption: \(outcome.result["caption"] ?? "")")
+        for path in written { print("wrote \(path)") }
+        print(outcome.timings.sorted(by: { $0.key < $1.key }).map { String(format: "%@ %.1f s", $0.key, $0.value) }.joined(separator: ", "))
     }
 }

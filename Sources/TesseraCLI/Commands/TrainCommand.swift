@@ -155,7 +155,7 @@ extension TrainCommand {
             commandName: "dit",
             abstract: "Train the DiT (world preset) by rectified flow on world clips encoded by a trained VAE and the text encoder.",
             discussion: """
-                Each step renders fresh world clips (512x288, 288x512 or 288x288; 1, 5, 9 or 17 frames), encodes them with \
+                Each step renders fresh world clips (512x288, 288x512 or 288x288; 1, 5, 9, 17 or 33 frames), encodes them with \
                 the VAE in --vae (its vae.json and vae.safetensors) and their captions with all-MiniLM-L6-v2, and takes one \
                 AdamW step. Latents are divided by a scale measured on the first run so they have unit spread; the scale \
                 is kept in the run folder's model.json.
@@ -177,7 +177,14 @@ extension TrainCommand {
             let autoencoder = try VAE(configPath: vaeFolder.appendingPathComponent("vae.json").path,
                                       weightsPath: vaeFolder.appendingPathComponent("vae.safetensors").path)
             let encoder = try TextEncoder(modelFolder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder)
-            let config = DiTConfig.world
+            // Patches of 32 / (the VAE's spatial factor) latent pixels: one token per 32×32 video pixels, so
+            // 1920x1088 stays at 2,040 tokens per latent frame whichever VAE preset was trained.
+            var config = DiTConfig.world
+            let side = 32 / autoencoder.config.spatialFactor
+            guard side >= 1, side * autoencoder.config.spatialFactor == 32 else {
+                throw CLIError("the VAE in \(vae) compresses \(autoencoder.config.spatialFactor)× spatially; the DiT needs a factor dividing 32")
+            }
+            config.patch = [1, side, side]
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
             try json.encode(config).write(to: options.folder.appendingPathComponent("dit.json"))
@@ -202,10 +209,9 @@ extension TrainCommand {
                 seed: options.seed)
             trainer.dropCaption = dropCaption
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
-                var batch: [FlowSample] = []
-                for i in 0..<options.batch {
+                let batch = try Compute.map(options.batch) { i in
                     let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: step, index: i, vae: autoencoder)
-                    batch.append(FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption))
+                    return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
                 }
                 return try trainer.step(batch)
             } detail: { smoothed in
@@ -307,13 +313,13 @@ enum DiTWeights {
 
 /// World clips as DiT training examples: rendered, then encoded by the VAE.
 enum WorldLatents {
-    static let frameChoices = [1, 5, 9, 17]
+    static let frameChoices = [1, 5, 9, 17, 33]
 
     static func key(seed: UInt64, step: Int, index: Int) -> UInt64 {
         seed &* 0xD6E8_FEB8_6659_FD93 &+ UInt64(step) &* 1_000_003 &+ UInt64(index)
     }
 
-    /// The latent `[F', H/16, W/16, C]` and the caption of one example.
+    /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example.
     static func sample(seed: UInt64, step: Int, index: Int, vae: VAE) throws -> (Tensor, String) {
         let k = key(seed: seed, step: step, index: index)
         let frames = frameChoices[Int(k % UInt64(frameChoices.count))]

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TesseraQueue
+import TesseraStorage
 
 /// What a finished render hands back: object keys (or URLs) of its outputs and stage timings in seconds.
 public struct RenderOutput: Sendable, Equatable {
@@ -81,16 +82,30 @@ public final class RenderContext: Sendable {
     }
 }
 
-/// The renderer the production `tessera worker` uses by default. The model, VAE, text encoder, MP4
-/// writer and object store arrive with later issues; until then it refuses every job with a clear,
-/// non-retryable error instead of pretending.
+/// The renderer the production `tessera worker` uses: the whole render (`VideoRender`) of each claimed job,
+/// with its artifacts under `jobs/<id>/` in the object store, progress per step reported to the heartbeat,
+/// and stop requests honoured at every step. A job whose attempt was lost resumes from the sampler state the
+/// earlier attempt saved.
 public struct VideoRenderer: Renderer {
-    public init() {}
+    public let model: RenderModel
+    public let store: any ObjectStore
+    public let scratch: URL
+
+    public init(model: RenderModel, store: any ObjectStore, scratch: URL = FileManager.default.temporaryDirectory) {
+        self.model = model
+        self.store = store
+        self.scratch = scratch
+    }
+
     public var name: String { "video" }
 
     public func render(_ job: Job, context: RenderContext) throws -> RenderOutput {
-        throw RenderError(
-            "the video renderer is not built yet: it needs the VAE, text encoder, trained weights, MP4 writer and object store (issues 4 to 7)",
-            retryable: false)
+        let render = VideoRender(model: model, artifacts: RenderArtifacts(store: store, job: String(job.id), scratch: scratch))
+        let outcome = try render.run(RenderSettings(job: job.spec)) { share, stage in
+            context.report(progress: share, stage: stage)
+        } checkStop: {
+            try context.checkStop()
+        }
+        return RenderOutput(result: outcome.result, timings: outcome.timings)
     }
 }

@@ -64,20 +64,25 @@ public enum Linear {
         }
     }
 
-    /// The pointer form split into one block of rows of C per thread (each a single-threaded product).
+    /// Rows of C per block of `parallelGemm`. Fixed, not derived from the thread count: OpenBLAS may round a
+    /// row differently depending on the shape of the product it is part of, so blocks that follow the thread
+    /// count made results (and renders) differ between machines. With fixed blocks every thread count
+    /// computes the same products. 256 rows keep the repacking of B per block under 0.5% of the work.
+    public static let gemmRowBlock = 256
+
+    /// The pointer form split into fixed blocks of `gemmRowBlock` rows of C, spread over the threads (each a
+    /// single-threaded product); the same bits at any thread count.
     public static func parallelGemm(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: UnsafePointer<Float>, ldb: Int,
         transposeB: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0
     ) {
-        let threads = Compute.threads
-        guard threads > 1, m >= 2 * threads, m * n * k >= 8 * blasThreshold else {
+        let blocks = (m + gemmRowBlock - 1) / gemmRowBlock
+        guard blocks > 1 else {
             gemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, beta: beta)
             return
         }
-        let rows = (m + threads - 1) / threads
-        Compute.parallel(threads) { chunk in
-            let start = chunk * rows, count = min(rows, m - start)
-            guard count > 0 else { return }
+        Compute.parallel(blocks) { block in
+            let start = block * gemmRowBlock, count = min(gemmRowBlock, m - start)
             gemm(
                 m: count, n: n, k: k, a: transposeA ? a + start : a + start * lda, lda: lda, transposeA: transposeA,
                 b: b, ldb: ldb, transposeB: transposeB, c: c + start * ldc, ldc: ldc, beta: beta)
