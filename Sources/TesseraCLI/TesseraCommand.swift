@@ -15,7 +15,7 @@ public struct TesseraCommand: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            EnqueueCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self, WorkersCommand.self,
+            EnqueueCommand.self, JobsCommand.self, CancelCommand.self, RetryCommand.self, ApproveCommand.self, WorkersCommand.self,
             WorkerCommand.self, CoordinatorCommand.self, MigrateCommand.self, DevCommand.self, DemoCommand.self, BenchCommand.self,
             WorldCommand.self, EvalCommand.self, TrainCommand.self, RenderCommand.self,
         ])

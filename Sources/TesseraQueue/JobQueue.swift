@@ -139,6 +139,37 @@ public final class JobQueue {
         }
     }
 
+    /// Approves finished prototypes for their full pass: one new batch (named `approve:<ids>`, which is also its
+    /// idempotency key, so approving the same jobs again creates nothing new) holding each job's settings with
+    /// `prototypeOnly` off. The render finds the prototype kept under its settings' fingerprint and starts at
+    /// the full pass. Every id must be a succeeded prototype-only job; otherwise nothing is enqueued and the
+    /// error lists each refused id and why.
+    public func approve(_ ids: [Int64]) throws -> EnqueueOutcome {
+        let ids = Array(Set(ids)).sorted()
+        guard !ids.isEmpty else { throw QueueError.invalidArgument("name at least one job to approve") }
+        var specs: [JobSpec] = []
+        var refused: [String] = []
+        for id in ids {
+            guard let job = try job(id) else {
+                refused.append("job \(id): no such job")
+                continue
+            }
+            if !job.spec.prototypeOnly {
+                refused.append("job \(id): not a prototype-only job")
+            } else if job.state != .succeeded {
+                refused.append("job \(id): its prototype is not finished (state \(job.state.rawValue))")
+            } else {
+                var spec = job.spec
+                spec.prototypeOnly = false
+                spec.line = specs.count + 1
+                specs.append(spec)
+            }
+        }
+        guard refused.isEmpty else { throw QueueError.invalidArgument("nothing approved: " + refused.joined(separator: "; ")) }
+        let name = "approve:" + ids.map(String.init).joined(separator: ",")
+        return try enqueue(BatchRequest(name: String(name.prefix(200)), idempotencyKey: String(name.prefix(200)), contentHash: name, jobs: specs))
+    }
+
     /// Cancels jobs: queued ones at once, running ones at their worker's next heartbeat.
     /// Returns each job's outcome ("cancelled", "cancel_requested", "unchanged: STATE").
     public func cancel(_ ids: [Int64]) throws -> [(Int64, String)] {

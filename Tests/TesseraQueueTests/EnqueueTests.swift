@@ -74,3 +74,36 @@ import TesseraTestSupport
         #expect(try listener.waitForNotifications(timeout: 5) == ["tessera_jobs"])
     }
 }
+
+@Suite struct ApproveTests {
+    @Test func approvingFinishedPrototypesEnqueuesTheirFullPassOnce() throws {
+        let queue = JobQueue(connection: try PostgresConnection(TestDatabase.createMigrated("approve")))
+        var specs = (1...3).map { JobSpec.sample($0) }
+        for i in specs.indices { specs[i].prototypeOnly = true }
+        specs[2].prototypeOnly = false
+        let batch = try queue.enqueue(BatchRequest(name: "protos", contentHash: "p", jobs: specs))
+        let worker = try queue.registerWorker(host: "test", pid: 1, version: "t", capabilities: [:])
+        // Job 1 finishes its prototype; job 2 is still queued; job 3 was never prototype-only.
+        let claimed = try queue.claim(workerID: worker, limit: 1, lease: 30)
+        #expect(claimed.first?.id == batch.jobIDs[0])
+        #expect(try queue.complete(claimed[0].currentAttempt!, result: ["prototype": "p.mp4"], timings: [:]))
+
+        #expect {
+            _ = try queue.approve([batch.jobIDs[0], batch.jobIDs[1], batch.jobIDs[2], 999_999])
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("job \(batch.jobIDs[1]): its prototype is not finished (state queued)")
+                && text.contains("job \(batch.jobIDs[2]): not a prototype-only job") && text.contains("job 999999: no such job")
+        }
+        #expect(try queue.batches().count == 1, "a refused approval enqueues nothing")
+
+        let approved = try queue.approve([batch.jobIDs[0]])
+        #expect(approved.created && approved.jobIDs.count == 1)
+        let full = try queue.job(approved.jobIDs[0])!
+        var expected = specs[0]
+        expected.prototypeOnly = false
+        #expect(full.spec == expected && full.state == .queued, "the same settings with the full pass on")
+        let again = try queue.approve([batch.jobIDs[0]])
+        #expect(!again.created && again.jobIDs == approved.jobIDs, "approving twice creates nothing new")
+    }
+}

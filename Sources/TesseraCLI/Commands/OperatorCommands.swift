@@ -50,6 +50,28 @@ struct CancelCommand: ParsableCommand {
     }
 }
 
+struct ApproveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Send finished prototypes (prototype-only jobs) on to their 1920x1080 / 1080x1920 pass.",
+        discussion: """
+            Enqueues one batch, approve:<ids>, with each job's settings and the full pass on; its renders start from             the prototypes already made. All or nothing: if any job is not a finished prototype, nothing is enqueued.             Approving the same jobs again reports the existing batch.
+            """)
+
+    @OptionGroup var selection: JobSelection
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let queue = try CLIContext.queue()
+        let ids = try selection.resolve(queue)
+        let outcome: EnqueueOutcome
+        do { outcome = try queue.approve(ids) } catch let error as QueueError { throw CLIError("\(error)") }
+        if output.json { return try printJSON(outcome) }
+        let verb = outcome.created ? "enqueued" : "already enqueued"
+        print("\(verb) batch \(outcome.batchID) with \(outcome.jobIDs.count) full render(s): jobs \(outcome.jobIDs.map(String.init).joined(separator: ", "))")
+    }
+}
+
 struct RetryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry", abstract: "Queue failed or cancelled jobs again, with a fresh set of attempts.")
