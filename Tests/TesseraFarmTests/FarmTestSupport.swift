@@ -24,9 +24,11 @@ struct TesseraProcess {
     }
 
     /// Starts `tessera ARGS`; its output goes to a log file returned with it.
-    static func start(_ arguments: [String], conninfo: String) throws -> (ChildProcess, String) {
+    static func start(_ arguments: [String], conninfo: String, environment extra: [String: String] = [:]) throws -> (ChildProcess, String) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(UUID().uuidString).log").path
-        let child = try ChildProcess(executable: try binary(), arguments: arguments, environment: environment(conninfo), outputFile: log)
+        var environment = environment(conninfo)
+        for (key, value) in extra { environment[key] = value }
+        let child = try ChildProcess(executable: try binary(), arguments: arguments, environment: environment, outputFile: log)
         return (child, log)
     }
 

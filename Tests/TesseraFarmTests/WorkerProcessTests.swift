@@ -3,6 +3,7 @@ import Testing
 import TesseraFarm
 import TesseraPostgres
 import TesseraQueue
+import TesseraStorage
 import TesseraTestSupport
 
 /// Real worker processes against a real server: kill -9, graceful shutdown, cancels, failures.
@@ -110,14 +111,76 @@ import TesseraTestSupport
         #expect(byWorker.count > 1, "the work was shared")
     }
 
-    @Test func theProductionRendererRefusesJobsClearlyInsteadOfFakingThem() throws {
-        let id = try queue.enqueueSamples(1)[0]
-        let (worker, log) = try TesseraProcess.start(["worker", "--max-jobs", "1", "--poll", "0.3"], conninfo: conninfo)
+    /// A short job for the tiny random model: 5 frames, 8 steps, 5 of them in the full pass.
+    func videoJob(prototypeOnly: Bool = false) throws -> Int64 {
+        let spec = JobSpec(line: 1, prompt: "a red ball bouncing", seed: 4, duration: 0.2, fps: 24, steps: 8, guidance: 3, refineStrength: 0.9,
+                           prototypeOnly: prototypeOnly)
+        return try queue.enqueue(BatchRequest(name: "video-\(UUID().uuidString)", contentHash: "v", jobs: [spec])).jobIDs[0]
+    }
+
+    func videoWorker(_ model: URL, home: URL, extra: [String] = []) -> [String] {
+        ["worker", "--dit", model.path, "--vae", model.path, "--threads", "1", "--lease", "2", "--heartbeat", "0.3", "--poll", "0.3",
+         "--checkpoint-seconds", "0"] + extra
+    }
+
+    @Test func theProductionWorkerRendersAJobIntoTheObjectStore() throws {
+        let (_, model) = try VideoRenderTests.model()
+        let home = model.appendingPathComponent("home")
+        defer { try? FileManager.default.removeItem(at: model) }
+        let id = try videoJob(prototypeOnly: true)
+        let (worker, log) = try TesseraProcess.start(videoWorker(model, home: home, extra: ["--max-jobs", "1"]), conninfo: conninfo,
+                                                     environment: ["TESSERA_HOME": home.path])
         #expect(worker.wait() == 0, "\(logText(log))")
         let job = try #require(try queue.job(id))
-        #expect(job.state == .failed, "not silently completed by a test renderer")
-        #expect(job.attempt == 1, "a missing model is not worth retrying")
-        #expect(job.lastError?.contains("video renderer is not built yet") == true)
+        #expect(job.state == .succeeded, "\(job.lastError ?? "")")
+        for key in ["prototype", "contact_sheet"] {
+            let url = try #require(job.result?[key].flatMap(URL.init(string:)), "\(key) in \(job.result ?? [:])")
+            #expect(url.path.hasPrefix(home.appendingPathComponent("objects/jobs/\(id)").path) && FileManager.default.fileExists(atPath: url.path))
+        }
+        #expect(job.result?["caption"]?.lowercased().contains("red") == true, "the expanded caption is kept on the job")
+        #expect(try queue.events(of: id).last?.timings?["prototype_sample"] != nil, "stage timings are kept on the job's events")
+    }
+
+    @Test func aWorkerWithoutAModelSaysWhichFileIsMissingAndClaimsNothing() throws {
+        let id = try videoJob()
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-model-\(UUID().uuidString)")
+        let (status, output) = try TesseraProcess.run(["worker", "--dit", missing.path, "--vae", missing.path, "--max-jobs", "1"], conninfo: conninfo)
+        #expect(status != 0)
+        #expect(output.contains("dit.json") && output.contains("missing"), "\(output)")
+        #expect(try queue.job(id)?.state == .queued, "nothing was claimed")
+    }
+
+    @Test func aKilledVideoRenderResumesOnAnotherWorkerToTheSameBytes() throws {
+        let (renderModel, model) = try VideoRenderTests.model()
+        let home = model.appendingPathComponent("home")
+        defer { try? FileManager.default.removeItem(at: model) }
+        let id = try videoJob()
+        let (victim, victimLog) = try TesseraProcess.start(videoWorker(model, home: home), conninfo: conninfo, environment: ["TESSERA_HOME": home.path])
+        let state = home.appendingPathComponent("objects/jobs/\(id)/state/full.tsmp")
+        try waitUntil(600, "the full pass to save a state") { FileManager.default.fileExists(atPath: state.path) }
+        victim.signal(SIGKILL)
+        #expect(victim.wait() == 128 + SIGKILL, "\(logText(victimLog))")
+
+        let rescuer = Rescuer(logger: .init(label: "test"))
+        try waitUntil(20, "the lease to expire and be rescued") {
+            try rescuer.runOnce(queue)
+            return try queue.job(id)?.state == .queued
+        }
+        let (survivor, survivorLog) = try TesseraProcess.start(videoWorker(model, home: home, extra: ["--max-jobs", "1"]), conninfo: conninfo,
+                                                               environment: ["TESSERA_HOME": home.path])
+        #expect(survivor.wait() == 0, "\(logText(survivorLog))")
+        let job = try #require(try queue.job(id))
+        #expect(job.state == .succeeded && job.attempt == 2, "\(job.lastError ?? "")")
+        #expect(try queue.events(of: id).last?.timings?["prototype_sample"] == nil, "the second attempt did not sample the prototype again")
+        #expect(try queue.events(of: id).filter { $0.kind == "succeeded" }.count == 1)
+
+        // The same settings rendered straight through, in this process on another thread count.
+        let reference = LocalStore(root: model.appendingPathComponent("reference"))
+        try reference.prepare()
+        let straight = try VideoRender(model: renderModel, artifacts: RenderArtifacts(store: reference, job: "\(id)", scratch: model))
+            .run(RenderSettings(job: job.spec))
+        let resumed = try Data(contentsOf: try #require(job.result?["video"].flatMap(URL.init(string:))))
+        #expect(resumed == (try Data(contentsOf: URL(string: straight.result["video"]!)!)), "byte-identical to an uninterrupted render")
     }
 
     @Test func anIdleWorkerIsWokenByNotifyNotByPolling() throws {

@@ -3,25 +3,34 @@ import Foundation
 import Logging
 import TesseraFarm
 import TesseraQueue
+import TesseraStorage
 
-/// The README's main job: enqueue a sample batch and run it through the farm as far as the farm goes.
+/// The README's main job: enqueue a sample batch and render it with local workers, end to end — prototype,
+/// 1080p pass, MP4, object store — with the default model, then say where the videos are.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Enqueue a sample batch and run it through the farm with two local workers.")
+        abstract: "Enqueue a sample batch and render it with local workers and the default model; prints where the videos are.",
+        discussion: """
+            The batch is small enough for a 2-core machine: three short clips and a still image, landscape and portrait.             Workers split the kernel threads between them. Videos go to the configured object store (the embedded             default: $TESSERA_HOME/objects).
+            """)
 
     @Option(help: "Number of local workers.")
     var workers: Int = 2
 
-    @Option(help: "Seconds each test render takes.")
+    @Option(help: "video (the real renderer, default model) or test (no model: walks jobs through the farm only).")
+    var renderer = "video"
+
+    @Option(help: "Test renderer: seconds each render takes.")
     var renderSeconds: Double = 2
 
+    @OptionGroup var model: ModelOptions
+
     static let samplePrompts = """
-        {"prompt": "a red ball bouncing on a blue floor", "seed": 1, "duration": 5}
-        {"prompt": "two yellow stars drifting across a night sky", "seed": 2, "orientation": "portrait"}
-        {"prompt": "a green square sliding left, then falling", "seed": 3, "orientation": "both", "priority": 5}
-        {"prompt": "an orange triangle spinning in place", "seed": 4, "duration": 0}
-        {"prompt": "a purple circle and a white square colliding", "seed": 5, "fps": 30}
+        {"prompt": "a red ball bouncing", "seed": 1, "duration": 1}
+        {"prompt": "a yellow star falling on a dark blue background", "seed": 2, "orientation": "portrait", "duration": 1}
+        {"prompt": "a green square sliding to the left", "seed": 3, "duration": 1, "steps": 20}
+        {"prompt": "a purple circle and a white square on a black background", "seed": 4, "duration": 0, "priority": 5}
 
         """
 
@@ -41,16 +50,24 @@ struct DemoCommand: ParsableCommand {
         let name = "sample-" + ISO8601DateFormatter().string(from: Date())
         let outcome = try queue.enqueue(BatchRequest(name: name, contentHash: name, jobs: specs))
         print("==> enqueued batch \(outcome.batchID) \"\(name)\": \(outcome.jobIDs.count) jobs from \(specs.count) prompt lines")
-        print("""
-            ==> NOT THERE YET: the diffusion engine exists (DiT, sampler: `tessera bench dit`), but the VAE, the \
-            text encoder, trained weights, the MP4 writer and the object store come with issues 4 to 7. This run \
-            renders with the farm's TEST renderer, which makes no video: it walks each job through claim, \
-            heartbeats, progress and completion so you can see the farm work. The production `tessera worker` \
-            refuses jobs with a clear error until the video renderer exists.
-            """)
+        let renderer: any Renderer
+        switch self.renderer {
+        case "video":
+            var model = self.model
+            model.threads = max(1, model.threads / workers)
+            let loaded = try model.load()
+            let store = try configuration.objectStorage.makeStore()
+            try store.prepare()
+            print("==> model \(loaded.hash) from \(model.dit); \(workers) workers × \(model.threads) kernel thread(s); videos go to \(store.url(for: try ObjectKey("jobs")).absoluteString)")
+            renderer = VideoRenderer(model: loaded, store: store)
+        case "test":
+            print("==> the TEST renderer: no video is made; jobs only walk through the farm")
+            renderer = TestRenderer(duration: renderSeconds, steps: 20)
+        default:
+            throw CLIError("--renderer must be video or test, not \(self.renderer)")
+        }
 
-        let options = try WorkerOptions(lease: 15, heartbeatInterval: 0.5, pollInterval: 0.5, exitWhenIdle: true)
-        let renderer = TestRenderer(duration: renderSeconds, steps: 20)
+        let options = try WorkerOptions(lease: 60, heartbeatInterval: 1, pollInterval: 0.5, exitWhenIdle: true)
         var quiet = logger
         quiet.logLevel = .warning
         let pool = (0..<workers).map { _ in
@@ -80,9 +97,14 @@ struct DemoCommand: ParsableCommand {
         print("")
         print(jobsTable(jobs))
         let done = jobs.filter { $0.state == .succeeded }.count
+        print("\n==> \(done) of \(jobs.count) jobs completed")
+        for job in jobs {
+            for key in ["video", "prototype", "contact_sheet"] {
+                if let url = job.result?[key] { print("    job \(job.id) \(key): \(url)") }
+            }
+            if let error = job.lastError, job.state != .succeeded { print("    job \(job.id) \(job.state.rawValue): \(error)") }
+        }
         print("""
-
-            ==> \(done) of \(jobs.count) jobs completed by the test renderer (no video files were made).
             ==> job history is plain SQL, for example:
                 psql "\(database.conninfo)" -c "SELECT job_id, state, attempt, run_time, prompt FROM tessera.job_history WHERE batch_id = \(outcome.batchID)"
                 tessera jobs show \(outcome.jobIDs.first ?? 1)

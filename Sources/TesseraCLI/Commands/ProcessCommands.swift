@@ -22,6 +22,9 @@ struct RendererOptions: ParsableArguments {
 
     @OptionGroup var model: ModelOptions
 
+    @Option(help: "Seconds between saves of a render's sampler state to the object store (what a new attempt resumes from).")
+    var checkpointSeconds: Double = 10
+
     func make(logger: Logger) throws -> any Renderer {
         switch renderer {
         case "video":
@@ -29,7 +32,8 @@ struct RendererOptions: ParsableArguments {
             let store = try CLIContext.configuration().objectStorage.makeStore()
             try store.prepare()
             logger.info("model loaded", metadata: ["model": "\(loaded.hash)", "dit": "\(model.dit)", "vae": "\(model.vae)", "threads": "\(model.threads)"])
-            return VideoRenderer(model: loaded, store: store)
+            guard checkpointSeconds >= 0 else { throw CLIError("--checkpoint-seconds must not be negative") }
+            return VideoRenderer(model: loaded, store: store, checkpointInterval: checkpointSeconds)
         case "test":
             guard testDuration >= 0 else { throw CLIError("--test-duration must not be negative") }
             logger.warning("using the TEST renderer: jobs complete without any video (chosen with --renderer test)")

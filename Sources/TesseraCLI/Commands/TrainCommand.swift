@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the VAE or the DiT on the procedural world, with checkpoints, resume and loss curves.",
-        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self])
+        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self, ExportModel.self])
 }
 
 /// Options every training run shares.
@@ -144,6 +144,21 @@ extension TrainCommand {
                 return (result.loss, result.gradientNorm)
             } detail: { smoothed in
                 String(format: "loss %.4f  PSNR %.1f dB", smoothed, 10 * log10(4 / max(smoothed, 1e-12)))
+            }
+            if overfit {
+                let clip = WorldClips.crop(seed: options.seed, step: 0, index: 0, side: crop)
+                let vae = try VAE(config: config, weights: trainer.parameters)
+                var out: [Tensor] = []
+                try vae.decoder.decode(latent: try vae.encoder.encode(clip)) { out.append($0) }
+                let frame = clip.count / clip.shape[0]
+                func rgb(_ v: ArraySlice<Float>) throws -> RGBFrame { try RGBFrame(width: crop, height: crop, pixels: v.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) }) }
+                let cells = [try rgb(clip.storage[0..<frame]), try rgb(out[0].storage[...])]
+                try ContactSheet(count: 2, columns: 2, cellWidth: crop, caption: "OVERFIT").render(cells, labels: ["IN", "OUT"])
+                    .writePNG(to: options.folder.appendingPathComponent("overfit.png"))
+                for c in 0..<3 {
+                    let a = stride(from: c, to: frame, by: 3).map { clip.storage[$0] }, b = stride(from: c, to: frame, by: 3).map { out[0].storage[$0] }
+                    print("channel \(c): input mean \(a.reduce(0, +) / Float(a.count)), output mean \(b.reduce(0, +) / Float(b.count))")
+                }
             }
         }
     }
@@ -279,6 +294,42 @@ extension TrainCommand {
             if output.json { return try printJSON(report) }
             print(String(format: "VAE reconstruction PSNR over %d held-out clips of %d frames at prototype size: mean %.2f dB, worst %.2f dB",
                          clips, frames, report.meanPSNR, report.worstPSNR))
+        }
+    }
+}
+
+extension TrainCommand {
+    struct ExportModel: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export",
+            abstract: "Write a trained DiT and VAE as one model folder in float16 (what models/default holds).",
+            discussion: "Copies dit.json, model.json and vae.json, and writes dit.safetensors and vae.safetensors in float16; every render reads either precision.")
+
+        @Option(help: "Folder of the trained DiT (dit.json, dit.safetensors, model.json).")
+        var dit: String
+        @Option(help: "Folder of the trained VAE (vae.json, vae.safetensors).")
+        var vae: String
+        @Option(help: "The model folder to write.")
+        var out: String
+
+        func run() throws {
+            let source = (dit: URL(fileURLWithPath: dit), vae: URL(fileURLWithPath: vae)), target = URL(fileURLWithPath: out)
+            let ditConfig = try DiTConfig.load(source.dit.appendingPathComponent("dit.json").path)
+            let vaeConfig = try VAEConfig.load(source.vae.appendingPathComponent("vae.json").path)
+            let ditWeights = try SafetensorsFile.weights(at: source.dit.appendingPathComponent("dit.safetensors").path, expected: ditConfig.expectedWeights)
+            let vaeWeights = try SafetensorsFile.weights(at: source.vae.appendingPathComponent("vae.safetensors").path, expected: vaeConfig.expectedWeights)
+            try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            for (folder, name) in [(source.dit, "dit.json"), (source.dit, "model.json"), (source.vae, "vae.json")] {
+                let destination = target.appendingPathComponent(name)
+                _ = try? FileManager.default.removeItem(at: destination)
+                try FileManager.default.copyItem(at: folder.appendingPathComponent(name), to: destination)
+            }
+            try SafetensorsFile.write(ditWeights, to: target.appendingPathComponent("dit.safetensors").path, halfPrecision: true)
+            try SafetensorsFile.write(vaeWeights, to: target.appendingPathComponent("vae.safetensors").path, halfPrecision: true)
+            let bytes = try ["dit.safetensors", "vae.safetensors"].reduce(0) {
+                $0 + ((try FileManager.default.attributesOfItem(atPath: target.appendingPathComponent($1).path)[.size] as? Int) ?? 0)
+            }
+            print(String(format: "wrote %@: DiT and VAE in float16, %.1f MB of weights", out, Double(bytes) / 1e6))
         }
     }
 }

@@ -90,17 +90,21 @@ public struct VideoRenderer: Renderer {
     public let model: RenderModel
     public let store: any ObjectStore
     public let scratch: URL
+    /// Seconds between sampler-state saves to the object store.
+    public let checkpointInterval: Double
 
-    public init(model: RenderModel, store: any ObjectStore, scratch: URL = FileManager.default.temporaryDirectory) {
+    public init(model: RenderModel, store: any ObjectStore, scratch: URL = FileManager.default.temporaryDirectory, checkpointInterval: Double = 10) {
         self.model = model
         self.store = store
         self.scratch = scratch
+        self.checkpointInterval = checkpointInterval
     }
 
     public var name: String { "video" }
 
     public func render(_ job: Job, context: RenderContext) throws -> RenderOutput {
-        let render = VideoRender(model: model, artifacts: RenderArtifacts(store: store, job: String(job.id), scratch: scratch))
+        var render = VideoRender(model: model, artifacts: RenderArtifacts(store: store, job: String(job.id), scratch: scratch))
+        render.checkpointInterval = checkpointInterval
         let outcome = try render.run(RenderSettings(job: job.spec)) { share, stage in
             context.report(progress: share, stage: stage)
         } checkStop: {
