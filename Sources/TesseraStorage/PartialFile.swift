@@ -15,6 +15,8 @@ final class PartialFile {
         var template = Array(folder.appendingPathComponent(".\(destination.lastPathComponent).tessera-partial-XXXXXX").path.utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw StorageError.file(path: folder.path, message: "cannot create a temporary file: \(String(cString: strerror(errno)))") }
+        // mkstemp creates 0600; a stored object (a video someone will open, a download) is a normal 0644 file.
+        _ = fchmod(fd, 0o644)
         descriptor = fd
         path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }

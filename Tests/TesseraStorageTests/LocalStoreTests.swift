@@ -17,6 +17,8 @@ import Testing
         #expect(out.size == 3 << 20)
         #expect(try sameBytes(source, scratch.path("out/copy.bin")))
         #expect(store.url(for: key).path == scratch.path("objects/renders/batch 7/日本 🎬/job 1.mp4").path)
+        let mode = try FileManager.default.attributesOfItem(atPath: store.url(for: key).path)[.posixPermissions] as? Int
+        #expect(mode == 0o644, "a stored object is an ordinary readable file, not mkstemp's 0600")
         try store.delete(key: key)
         #expect(try store.head(key: key) == nil)
         try store.delete(key: key)  // deleting what is gone succeeds
