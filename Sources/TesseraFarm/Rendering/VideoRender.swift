@@ -183,11 +183,13 @@ public struct VideoRender: Sendable {
         let fingerprint = settings.prototypeFingerprint(modelHash: model.hash)
         let prototypeKey = try artifacts.prototypeKey(fingerprint)
         let prototypeStateKey = try artifacts.key("state/prototype.tsmp")
+        let prototypeSampler = try Sampler(
+            settings: SamplerSettings(steps: settings.steps, guidance: settings.guidance, seed: settings.seed), tokens: plan.prototypeTokens)
         var prototype: Tensor
         if let done = try artifacts.loadState(prototypeKey), done.isComplete, done.latent.shape == plan.prototypeShape {
             prototype = done.latent
         } else {
-            let sampler = try Sampler(settings: SamplerSettings(steps: settings.steps, guidance: settings.guidance, seed: settings.seed), tokens: plan.prototypeTokens)
+            let sampler = prototypeSampler
             var state = try sampler.noiseState(shape: plan.prototypeShape)
             if let saved = try artifacts.loadState(prototypeStateKey), saved.settingsHash == sampler.settingsHash { state = saved }
             state = try run(sampler, from: state, denoiser: denoiser, saveTo: prototypeStateKey, checkStop: checkStop) { step, x0 in
@@ -213,8 +215,8 @@ public struct VideoRender: Sendable {
             result["contact_sheet"] = artifacts.store.url(for: sheet).absoluteString
         }
         if try !artifacts.exists(prototypeKey) {
-            let sampler = try Sampler(settings: SamplerSettings(steps: settings.steps, guidance: settings.guidance, seed: settings.seed), tokens: plan.prototypeTokens)
-            try artifacts.saveState(SamplerState(latent: prototype, nextStep: settings.steps, totalSteps: settings.steps, settingsHash: sampler.settingsHash), prototypeKey)
+            try artifacts.saveState(
+                SamplerState(latent: prototype, nextStep: settings.steps, totalSteps: settings.steps, settingsHash: prototypeSampler.settingsHash), prototypeKey)
         }
         if settings.prototypeOnly {
             report(1, "done")
