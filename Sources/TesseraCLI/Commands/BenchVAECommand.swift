@@ -35,7 +35,7 @@ extension BenchCommand {
             abstract: "Streamed, tiled VAE decoding of 1920x1088 video: wall time, seconds per frame and peak RSS.",
             discussion: """
                 Measures the sgemm peak (2048³, best of 5) first, then decodes each case in a child process (so each \
-                peak RSS is its own): random weights of the small preset, a Philox latent read one latent frame at a \
+                peak RSS is its own): random weights of the --preset (small unless named), a Philox latent read one latent frame at a \
                 time, streamed and tiled decoding into a sink that drops the frames. Default cases: 121 and 241 \
                 frames of 1920x1088 (the same peak RSS is the goal); --quick: 9 and 17 frames.
                 """)
@@ -55,16 +55,19 @@ extension BenchCommand {
         @Flag(help: "9 and 17 frames instead of 121 and 241.")
         var quick = false
 
+        @Option(help: "VAE preset: small (16×, the figures in docs/PERFORMANCE.md) or world (8×, the default model's).")
+        var preset = "small"
         @OptionGroup var tile: TileOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             Compute.setThreads(threads)
+            guard let config = VAEConfig.preset(preset) else { throw CLIError("--preset must be small or world, not \(preset)") }
             let tileSettings = try tile.settings()
             var cases = quick ? VAEBenchmark.quickCases : VAEBenchmark.standardCases
             if let frames {
                 cases = try frames.split(separator: ",").map { text in
-                    guard let count = Int(text.trimmingCharacters(in: .whitespaces)), VAEConfig.small.latentFrames(forFrames: count) != nil else {
+                    guard let count = Int(text.trimmingCharacters(in: .whitespaces)), config.latentFrames(forFrames: count) != nil else {
                         throw CLIError("--frames takes counts of the form 1 + 4k separated by commas, like 121,241")
                     }
                     return VAEBenchmark.Case(frames: count, height: height, width: width)
@@ -80,26 +83,26 @@ extension BenchCommand {
             var rows: [VAEBenchmark.Row] = []
             for benchCase in cases {
                 note("\(benchCase.name) …")
-                let arguments = ["bench", "vae-case", "\(benchCase.frames)", "\(benchCase.height)", "\(benchCase.width)", "--threads", "\(threads)"] + tile.arguments
+                let arguments = ["bench", "vae-case", "\(benchCase.frames)", "\(benchCase.height)", "\(benchCase.width)", "--threads", "\(threads)", "--preset", preset] + tile.arguments
                 let (status, text) = try ChildProcess.run(executable, arguments)
                 guard status == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                     let measurement = try? JSONDecoder().decode(VAEBenchmark.Measurement.self, from: Data(line.utf8))
                 else { throw CLIError("tessera bench vae-case failed (\(status)):\n\(text)") }
-                rows.append(VAEBenchmark.row(benchCase, config: .small, peak: peak, measurement))
+                rows.append(VAEBenchmark.row(benchCase, config: config, peak: peak, measurement))
                 note(String(format: "%.1f s, %.2f s/frame, peak RSS %@", measurement.seconds, rows.last!.secondsPerFrame, megabytes(measurement.peakRSSBytes)))
             }
             let endLoad = VAEBenchmark.loadAverage()
             let load = startLoad.flatMap { s in endLoad.map { [s[0], $0[0]] } }
-            let report = VAEBenchmark.Report(threads: threads, sgemmGflops: peak, config: .small, tile: tileSettings, loadAverage: load, rows: rows)
+            let report = VAEBenchmark.Report(threads: threads, sgemmGflops: peak, config: config, tile: tileSettings, loadAverage: load, rows: rows)
             if output.json { return try printJSON(report) }
             let tiles = tileSettings == .none ? "untiled" : "tiles ≤ \(tileSettings.height)×\(tileSettings.width) latent px, overlap \(tileSettings.overlap), margin \(tileSettings.margin)"
-            print(String(format: "VAE decode, small preset (%.0fK MACs/pixel, %.2fM parameters), streamed, %@; %d thread(s); cblas_sgemm peak %.1f GFLOP/s",
+            print(String(format: "VAE decode, \(preset) preset (%.0fK MACs/pixel, %.2fM parameters), streamed, %@; %d thread(s); cblas_sgemm peak %.1f GFLOP/s",
                          report.macsPerPixel / 1000, Double(report.parameters) / 1e6, tiles, threads, peak))
             if let load { print(String(format: "Load average (1 min) at start and end: %.1f, %.1f.", load[0], load[1])) }
             var table = Table(["CASE", "LATENT", "TILES", "SECONDS", "S/FRAME", "CPU S/FRAME", "FIRST FRAME", "GMAC/S", "OF PEAK", "PEAK RSS", "RSS ¼ ½ END", "CACHES"])
             for row in rows {
                 table.add([
-                    row.name, "\(row.latentFrames)×\(row.height / 16)×\(row.width / 16)", "\(row.tiles)", String(format: "%.1f", row.seconds),
+                    row.name, "\(row.latentFrames)×\(row.height / config.spatialFactor)×\(row.width / config.spatialFactor)", "\(row.tiles)", String(format: "%.1f", row.seconds),
                     String(format: "%.3f", row.secondsPerFrame), String(format: "%.3f", row.cpuSecondsPerFrame), String(format: "%.2f s", row.firstFrameSeconds),
                     String(format: "%.1f", row.gmacsPerSecond), String(format: "%.0f%%", row.shareOfPeak * 100), megabytes(row.peakRSSBytes),
                     row.residentQuartersBytes.map { String($0 >> 20) }.joined(separator: " "), megabytes(row.cacheBytes),
@@ -134,11 +137,13 @@ extension BenchCommand {
         @Argument var height: Int
         @Argument var width: Int
         @Option var threads: Int = 1
+        @Option var preset = "small"
         @OptionGroup var tile: TileOptions
 
         func run() throws {
             Compute.setThreads(threads)
-            let measurement = try VAEBenchmark.measure(.init(frames: frames, height: height, width: width), tile: try tile.settings())
+            guard let config = VAEConfig.preset(preset) else { throw CLIError("--preset must be small or world, not \(preset)") }
+            let measurement = try VAEBenchmark.measure(.init(frames: frames, height: height, width: width), config: config, tile: try tile.settings())
             print(String(decoding: try JSONEncoder().encode(measurement), as: UTF8.self))
         }
     }
