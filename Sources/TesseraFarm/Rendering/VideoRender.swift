@@ -237,7 +237,7 @@ public struct VideoRender: Sendable {
                 state = try sampler.refinementState(from: Spacetime.upsample(prototype, to: (plan.fullShape[0], plan.fullShape[1], plan.fullShape[2])))
             }
             state = try run(sampler, from: state, denoiser: denoiser, saveTo: fullStateKey, checkStop: checkStop) { step, _ in
-                report(plan.share(fullStep: step, firstStep: sampler.schedule.firstIndex(atOrBelow: settings.refineStrength)), "full")
+                report(plan.share(fullStep: step), "full")
             }
             lap("full_sample")
             let file = try decodeFull(state.latent, settings: settings, checkStop: checkStop) { frame in
@@ -362,8 +362,9 @@ struct Plan {
     let fullShape: [Int]
     let prototypeTokens: Int
     let fullTokens: Int
-    let steps: Int
     let frames: Int
+    /// Index of the first step the full pass runs (the SDEdit start for the refine strength).
+    let fullFirstStep: Int
     private let prototypeStepCost: Double
     private let fullStepCost: Double
     private let prototypeCost: Double
@@ -392,7 +393,6 @@ struct Plan {
         let p = grid(prototypeShape), g = grid(fullShape)
         prototypeTokens = p.count
         fullTokens = g.count
-        steps = settings.steps
         frames = settings.frames
         prototypeStepCost = flops(p) * (settings.guidance == 1 ? 1 : 2)
         fullStepCost = settings.prototypeOnly ? 0 : flops(g)
@@ -401,14 +401,15 @@ struct Plan {
         prototypeDecodeCost = perPixel * Double(settings.prototypeSize.width * settings.prototypeSize.height * settings.frames)
         let refinement = try Sampler(
             settings: SamplerSettings(steps: settings.steps, guidance: 1, seed: settings.seed, refineStrength: settings.refineStrength), tokens: fullTokens)
-        fullCost = fullStepCost * Double(settings.steps - refinement.schedule.firstIndex(atOrBelow: settings.refineStrength))
+        fullFirstStep = refinement.schedule.firstIndex(atOrBelow: settings.refineStrength)
+        fullCost = fullStepCost * Double(settings.steps - fullFirstStep)
         decodeCost = settings.prototypeOnly ? 0 : perPixel * Double(settings.fullSize.width * settings.fullSize.height * settings.frames)
     }
 
     func share(prototypeStep step: Int) -> Double { prototypeStepCost * Double(step) / total }
 
-    func share(fullStep step: Int, firstStep: Int) -> Double {
-        let done = min(fullCost, fullStepCost * Double(step - firstStep))
+    func share(fullStep step: Int) -> Double {
+        let done = min(fullCost, fullStepCost * Double(step - fullFirstStep))
         return (prototypeCost + prototypeDecodeCost + done) / total
     }
 
