@@ -12,10 +12,10 @@ extension BenchCommand {
         static let configuration = CommandConfiguration(
             commandName: "train-step", abstract: "Seconds per DiT training step at a latent grid (random weights).")
 
-        @Option(help: "Latent frames, height and width, e.g. 1x18x32 (a 512x288 image).")
-        var grid = "1x18x32"
-        @Option(help: "DiT preset: small or tiny.")
-        var preset = "small"
+        @Option(help: "Latent frames, height and width, e.g. 1x36x64 (a 512x288 image on the world VAE).")
+        var grid = "1x36x64"
+        @Option(help: "DiT preset: world (the default model's), small or tiny.")
+        var preset = "world"
         @Option(help: "Steps to time (after one warm-up step).")
         var steps = 3
         @Option(help: "Threads for kernels.")
@@ -24,8 +24,9 @@ extension BenchCommand {
         func run() throws {
             Compute.setThreads(threads)
             let sizes = grid.split(separator: "x").compactMap { Int($0) }
-            guard sizes.count == 3 else { throw CLIError("--grid must be FxHxW, e.g. 1x18x32") }
-            let config = preset == "tiny" ? DiTConfig.tiny : DiTConfig.small
+            guard sizes.count == 3 else { throw CLIError("--grid must be FxHxW, e.g. 1x36x64") }
+            let presets = ["world": DiTConfig.world, "small": DiTConfig.small, "tiny": DiTConfig.tiny]
+            guard let config = presets[preset] else { throw CLIError("--preset must be world, small or tiny, not \(preset)") }
             var weights: [String: Tensor] = [:]
             var offset = 0
             for (name, shape) in config.expectedWeights.sorted(by: { $0.key < $1.key }) {

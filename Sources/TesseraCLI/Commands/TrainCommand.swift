@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the VAE or the DiT on the procedural world, with checkpoints, resume and loss curves.",
-        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self, ExportModel.self])
+        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self, EvaluatePrompts.self, ExportModel.self])
 }
 
 /// Options every training run shares.
@@ -183,10 +183,13 @@ extension TrainCommand {
         var textEncoder: String?
         @Option(help: "Probability of training on the empty caption (classifier-free guidance).")
         var dropCaption: Float = 0.1
+        @Option(help: "Steps each encoded clip serves (with fresh noise and time each step): a step encodes --batch / --reuse new clips.")
+        var reuse = 1
 
         func run() throws {
             Compute.setThreads(options.threads)
             HeapSettings.keepFreedMemory()
+            guard reuse >= 1, options.batch % reuse == 0 else { throw CLIError("--reuse must be at least 1 and divide --batch (\(options.batch)), not \(reuse)") }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let vaeFolder = URL(fileURLWithPath: vae)
             let autoencoder = try VAE(configPath: vaeFolder.appendingPathComponent("vae.json").path,
@@ -223,10 +226,13 @@ extension TrainCommand {
                 config: config, parameters: DiTWeights.initial(config, seed: options.seed), settings: options.settings(), emptyCaption: empty,
                 seed: options.seed)
             trainer.dropCaption = dropCaption
+            var window = ReuseWindow(batch: options.batch, reuse: reuse)
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
-                let batch = try Compute.map(options.batch) { i in
-                    let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: step, index: i, vae: autoencoder)
-                    return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
+                let batch = try window.batch(at: step) { clips in
+                    try Compute.map(clips.count) { n in
+                        let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: clips[n].step, index: clips[n].index, vae: autoencoder)
+                        return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
+                    }
                 }
                 return try trainer.step(batch)
             } detail: { smoothed in
@@ -359,6 +365,39 @@ enum DiTWeights {
             offset += count
         }
         return weights
+    }
+}
+
+/// Which clips a DiT step trains on when each encoded clip serves `reuse` consecutive steps: a step's batch
+/// holds `batch / reuse` clips of each age 0..<reuse, so it encodes only the youngest and every batch mixes
+/// clips from `reuse` different draws. Clip (d, j) is the j-th clip of data step d; step s uses data steps
+/// s ... s + reuse − 1, so everything is a function of the step alone and a resumed run trains on what an
+/// uninterrupted one would. With `reuse` 1 a step's clips are (s, 0..<batch), each used once.
+struct ReuseWindow {
+    struct Clip: Hashable { var step: Int; var index: Int }
+    let fresh: Int
+    let reuse: Int
+    private var kept: [Clip: FlowSample] = [:]
+
+    init(batch: Int, reuse: Int) {
+        precondition(reuse >= 1 && batch % reuse == 0, "reuse must divide the batch")
+        self.fresh = batch / reuse
+        self.reuse = reuse
+    }
+
+    /// The clips of step `step`, in batch order.
+    func clips(at step: Int) -> [Clip] {
+        (0..<reuse).flatMap { age in (0..<fresh).map { Clip(step: step + reuse - 1 - age, index: $0) } }
+    }
+
+    /// Step `step`'s batch; `make` encodes the clips not already kept, and clips no later step uses are dropped.
+    mutating func batch(at step: Int, make: ([Clip]) throws -> [FlowSample]) rethrows -> [FlowSample] {
+        let wanted = clips(at: step)
+        let missing = wanted.filter { kept[$0] == nil }
+        for (clip, sample) in zip(missing, try make(missing)) { kept[clip] = sample }
+        let batch = wanted.map { kept[$0]! }
+        kept = kept.filter { $0.key.step > step }
+        return batch
     }
 }
 
