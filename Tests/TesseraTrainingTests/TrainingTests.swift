@@ -130,3 +130,32 @@ import TesseraTensor
         #expect(resumed.smoothedLoss(factor: 0).map(\.loss) == [10, 9, 8, 7, 6, 5, 3.5])
     }
 }
+
+@Suite struct ReuseWindowTests {
+    /// Every clip serves `reuse` consecutive steps, each step encodes only `batch / reuse` new ones, and a window
+    /// started at a later step (a resumed run) gives the batches an uninterrupted one does.
+    @Test func eachClipServesReuseStepsAndResumingGivesTheSameBatches() {
+        var window = ReuseWindow<DataClip>(batch: 6, reuse: 3)
+        var made: [DataClip] = [], uses: [DataClip: [Int]] = [:], batches: [[DataClip]] = []
+        for step in 0..<10 {
+            let batch = window.batch(at: step) { clips in
+                made += clips
+                return clips
+            }
+            #expect(batch.count == 6)
+            #expect(Set(batch).count == 6)
+            for clip in batch { uses[clip, default: []].append(step) }
+            #expect(window.keptCount <= 4)
+            batches.append(batch)
+        }
+        #expect(made.count == 6 + 9 * 2, "the first step encodes the whole window, later ones two clips each")
+        #expect(Set(made).count == made.count, "no clip is encoded twice")
+        for (clip, steps) in uses where clip.step >= 2 && clip.step <= 9 {
+            #expect(steps == Array((clip.step - 2)...clip.step), "clip \(clip) serves three consecutive steps")
+        }
+        var resumed = ReuseWindow<DataClip>(batch: 6, reuse: 3)
+        for step in 4..<10 { #expect(resumed.batch(at: step) { $0 } == batches[step]) }
+        var once = ReuseWindow<DataClip>(batch: 4, reuse: 1)
+        #expect(once.batch(at: 7) { $0 } == (0..<4).map { .init(step: 7, index: $0) }, "reuse 1 is the plain one-use batch")
+    }
+}

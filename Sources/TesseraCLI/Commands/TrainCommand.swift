@@ -226,7 +226,7 @@ extension TrainCommand {
                 config: config, parameters: DiTWeights.initial(config, seed: options.seed), settings: options.settings(), emptyCaption: empty,
                 seed: options.seed)
             trainer.dropCaption = dropCaption
-            var window = ReuseWindow(batch: options.batch, reuse: reuse)
+            var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 let batch = try window.batch(at: step) { clips in
                     try Compute.map(clips.count) { n in
@@ -365,39 +365,6 @@ enum DiTWeights {
             offset += count
         }
         return weights
-    }
-}
-
-/// Which clips a DiT step trains on when each encoded clip serves `reuse` consecutive steps: a step's batch
-/// holds `batch / reuse` clips of each age 0..<reuse, so it encodes only the youngest and every batch mixes
-/// clips from `reuse` different draws. Clip (d, j) is the j-th clip of data step d; step s uses data steps
-/// s ... s + reuse − 1, so everything is a function of the step alone and a resumed run trains on what an
-/// uninterrupted one would. With `reuse` 1 a step's clips are (s, 0..<batch), each used once.
-struct ReuseWindow {
-    struct Clip: Hashable { var step: Int; var index: Int }
-    let fresh: Int
-    let reuse: Int
-    private var kept: [Clip: FlowSample] = [:]
-
-    init(batch: Int, reuse: Int) {
-        precondition(reuse >= 1 && batch % reuse == 0, "reuse must divide the batch")
-        self.fresh = batch / reuse
-        self.reuse = reuse
-    }
-
-    /// The clips of step `step`, in batch order.
-    func clips(at step: Int) -> [Clip] {
-        (0..<reuse).flatMap { age in (0..<fresh).map { Clip(step: step + reuse - 1 - age, index: $0) } }
-    }
-
-    /// Step `step`'s batch; `make` encodes the clips not already kept, and clips no later step uses are dropped.
-    mutating func batch(at step: Int, make: ([Clip]) throws -> [FlowSample]) rethrows -> [FlowSample] {
-        let wanted = clips(at: step)
-        let missing = wanted.filter { kept[$0] == nil }
-        for (clip, sample) in zip(missing, try make(missing)) { kept[clip] = sample }
-        let batch = wanted.map { kept[$0]! }
-        kept = kept.filter { $0.key.step > step }
-        return batch
     }
 }
 
