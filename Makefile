@@ -1,5 +1,5 @@
 # Tessera's entry points. `make run` and `make test` are the README's two set-up commands.
-.PHONY: run test build release setup clean
+.PHONY: run test build release setup clean model
 
 setup:
 	ops/setup.sh
@@ -19,6 +19,10 @@ run: setup
 ## The test suite against real servers it starts itself.
 test:
 	ops/test.sh
+
+## Train the default model from scratch (about 2.5 hours on 2 cores; resumes when run again; docs/MODEL.md).
+model:
+	ops/train-model.sh
 
 clean:
 	rm -rf .build

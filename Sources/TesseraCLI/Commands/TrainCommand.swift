@@ -125,6 +125,8 @@ extension TrainCommand {
         var klWeight: Float = 1e-4
         @Option(help: "VAE preset: world (8× spatial, for DiT patches of 4) or small (16×, for patches of 2).")
         var preset = "world"
+        @Option(help: "Train on a folder of your own videos (any format libavformat reads) instead of the world.")
+        var data: String?
         @Flag(help: .hidden) var overfit = false
 
         func run() throws {
@@ -137,9 +139,14 @@ extension TrainCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(config).write(to: options.folder.appendingPathComponent("vae.json"))
 
+            let folder = try data.map { try VideoFolder(path: $0, captions: false) }
             var trainer = VAETrainer(config: config, parameters: VAETrainer.initialWeights(config, seed: options.seed), settings: options.settings(), klWeight: klWeight, seed: options.seed)
             try options.loop(&trainer, expected: config.expectedWeights, export: "vae", title: "VAE TRAINING LOSS") { trainer, step in
-                let batch = (0..<options.batch).map { WorldClips.crop(seed: options.seed, step: overfit ? 0 : step, index: $0, side: crop) }
+                let batch = try (0..<options.batch).map { i in
+                    guard let folder else { return WorldClips.crop(seed: options.seed, step: overfit ? 0 : step, index: i, side: crop) }
+                    let key = WorldClips.key(seed: options.seed, step: overfit ? 0 : step, index: i)
+                    return try folder.crop(key: key, frames: WorldClips.frameChoices[Int(key % UInt64(WorldClips.frameChoices.count))], side: crop)
+                }
                 let result = try trainer.step(batch)
                 return (result.loss, result.gradientNorm)
             } detail: { smoothed in
@@ -183,6 +190,8 @@ extension TrainCommand {
         var textEncoder: String?
         @Option(help: "Probability of training on the empty caption (classifier-free guidance).")
         var dropCaption: Float = 0.1
+        @Option(help: "Train on a folder of your own videos with a caption in NAME.txt beside each (any format libavformat reads) instead of the world.")
+        var data: String?
         @Option(help: "Steps each encoded clip serves (with fresh noise and time each step): a step encodes --batch / --reuse new clips.")
         var reuse = 1
 
@@ -191,6 +200,7 @@ extension TrainCommand {
             HeapSettings.keepFreedMemory()
             guard reuse >= 1, options.batch % reuse == 0 else { throw CLIError("--reuse must be at least 1 and divide --batch (\(options.batch)), not \(reuse)") }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
+            let folder = try data.map { try VideoFolder(path: $0, captions: true) }
             let vaeFolder = URL(fileURLWithPath: vae)
             let autoencoder = try VAE(configPath: vaeFolder.appendingPathComponent("vae.json").path,
                                       weightsPath: vaeFolder.appendingPathComponent("vae.safetensors").path)
@@ -203,6 +213,7 @@ extension TrainCommand {
                 throw CLIError("the VAE in \(vae) compresses \(autoencoder.config.spatialFactor)× spatially; the DiT needs a factor dividing 32")
             }
             config.patch = [1, side, side]
+            config.latentChannels = autoencoder.config.latentChannels
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
             try json.encode(config).write(to: options.folder.appendingPathComponent("dit.json"))
@@ -214,7 +225,7 @@ extension TrainCommand {
                 scale = model.latentScale
             } else {
                 var values: [Float] = []
-                for i in 0..<8 { values += try WorldLatents.latent(seed: options.seed &+ 999_983, step: 0, index: i, vae: autoencoder).storage }
+                for i in 0..<8 { values += try WorldLatents.sample(seed: options.seed &+ 999_983, step: 0, index: i, vae: autoencoder, folder: folder).0.storage }
                 let mean = values.reduce(0, +) / Float(values.count)
                 scale = max(1e-3, (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot())
                 try json.encode(ModelBundle(latentScale: scale)).write(to: modelPath)
@@ -230,7 +241,7 @@ extension TrainCommand {
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 let batch = try window.batch(at: step) { clips in
                     try Compute.map(clips.count) { n in
-                        let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: clips[n].step, index: clips[n].index, vae: autoencoder)
+                        let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: clips[n].step, index: clips[n].index, vae: autoencoder, folder: folder)
                         return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
                     }
                 }
@@ -376,10 +387,15 @@ enum WorldLatents {
         seed &* 0xD6E8_FEB8_6659_FD93 &+ UInt64(step) &* 1_000_003 &+ UInt64(index)
     }
 
-    /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example.
-    static func sample(seed: UInt64, step: Int, index: Int, vae: VAE) throws -> (Tensor, String) {
+    /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example: a world
+    /// clip, or a clip of one of the videos in `folder`.
+    static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil) throws -> (Tensor, String) {
         let k = key(seed: seed, step: step, index: index)
         let frames = frameChoices[Int(k % UInt64(frameChoices.count))]
+        if let folder {
+            let (video, caption) = try folder.clip(key: k, frames: frames)
+            return (try vae.encoder.encode(video), caption)
+        }
         let example = TrainingSample(seed: k, shortSide: 288, frames: frames)
         let renderer = example.renderer()
         var video = [Float]()
@@ -388,10 +404,6 @@ enum WorldLatents {
         let latent = try vae.encoder.encode(Tensor(shape: [frames, example.height, example.width, 3], storage: video))
         return (latent, example.caption)
     }
-
-    static func latent(seed: UInt64, step: Int, index: Int, vae: VAE) throws -> Tensor {
-        try sample(seed: seed, step: step, index: index, vae: vae).0
-    }
 }
 
 /// The world's clips as training inputs.
@@ -399,10 +411,14 @@ enum WorldClips {
     /// Frame counts the VAE trains on: an image, and 1 + 4k frames.
     static let frameChoices = [1, 5, 9]
 
+    static func key(seed: UInt64, step: Int, index: Int) -> UInt64 {
+        seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 1_000_003 &+ UInt64(index)
+    }
+
     /// A random square crop of a random world clip, `[F, side, side, 3]` in [−1, 1]; a function of
     /// (seed, step, index) only.
     static func crop(seed: UInt64, step: Int, index: Int, side: Int) -> Tensor {
-        let key = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 1_000_003 &+ UInt64(index)
+        let key = key(seed: seed, step: step, index: index)
         var random = NoiseGenerator(seed: key, stream: 41).fill(4).map { 0.5 * (1 + erf(Double($0) / 2.0.squareRoot())) }.makeIterator()
         let aspect = AspectBucket.allCases[min(2, Int(random.next()! * 3))]
         let frames = frameChoices[min(frameChoices.count - 1, Int(random.next()! * Double(frameChoices.count)))]

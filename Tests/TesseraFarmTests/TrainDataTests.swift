@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import TesseraMedia
+import TesseraTensor
+
+@testable import TesseraCLI
+
+/// `tessera train vae|dit --data FOLDER`: training on the user's own videos with captions beside them.
+@Suite(.serialized) struct TrainDataTests {
+    /// A folder with a 320x180 video of 30 frames and a 180x320 one of 12, each with a caption.
+    static func folder(captions: Bool = true) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-data-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (name, width, height, count) in [("wide", 320, 180, 30), ("tall", 180, 320, 12)] {
+            let writer = try VideoWriter(url: folder.appendingPathComponent("\(name).mp4"), settings: VideoSettings(width: width, height: height, frameRate: 24, crf: 18))
+            for i in 0..<count { try writer.append(TestPattern.frame(i, width: width, height: height)) }
+            try writer.finish()
+            if captions { try "a \(name) test pattern\n".write(to: folder.appendingPathComponent("\(name).txt"), atomically: true, encoding: .utf8) }
+        }
+        return folder
+    }
+
+    @Test func clipsCoverTheirAspectBucketAreRepeatableAndTrimmedToTheVideo() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = try VideoFolder(path: folder.path, captions: true)
+        #expect(data.entries.map(\.video.lastPathComponent) == ["tall.mp4", "wide.mp4"])
+        #expect(data.entries.map(\.bucket) == [.portrait, .landscape])
+        var seen: Set<String> = []
+        for key in UInt64(0)..<12 {
+            let (video, caption) = try data.clip(key: key, frames: 17)
+            seen.insert(caption)
+            if caption == "a wide test pattern" {
+                #expect(video.shape == [17, 288, 512, 3])
+            } else {
+                #expect(caption == "a tall test pattern")
+                #expect(video.shape == [9, 512, 288, 3], "12 frames give the 1 + 4k = 9 that fit")
+            }
+            #expect(video.storage.allSatisfy { $0 >= -1 && $0 <= 1 })
+            #expect(video.storage.contains { $0 > -0.9 }, "the picture is not black")
+            #expect(try data.clip(key: key, frames: 17).video.storage == video.storage, "a draw depends on its key only")
+        }
+        #expect(seen.count == 2, "both videos are drawn")
+        let crop = try data.crop(key: 3, frames: 5, side: 96)
+        #expect(crop.shape == [5, 96, 96, 3])
+    }
+
+    @Test func aBadFolderIsAnErrorNamingTheFileBeforeAnyTraining() throws {
+        let folder = try Self.folder(captions: false)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(throws: Error.self) { _ = try VideoFolder(path: folder.appendingPathComponent("nope").path, captions: false) }
+        do {
+            _ = try VideoFolder(path: folder.path, captions: true)
+            Issue.record("a video without a caption was accepted")
+        } catch {
+            #expect("\(error)".contains("tall.mp4 has no caption"))
+            #expect("\(error)".contains("tall.txt"))
+        }
+        #expect(try VideoFolder(path: folder.path, captions: false).entries.count == 2, "the VAE needs no captions")
+        try Data("not a video".utf8).write(to: folder.appendingPathComponent("broken.mp4"))
+        do {
+            _ = try VideoFolder(path: folder.path, captions: false)
+            Issue.record("a broken video was accepted")
+        } catch {
+            #expect("\(error)".contains("broken.mp4 is not a video"))
+        }
+        let empty = folder.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        do {
+            _ = try VideoFolder(path: empty.path, captions: false)
+            Issue.record("an empty folder was accepted")
+        } catch {
+            #expect("\(error)".contains("holds no videos"))
+        }
+        let out = folder.appendingPathComponent("run")
+        #expect(throws: Error.self) {
+            var command = try TesseraCommand.parseAsRoot(["train", "vae", "--preset", "tiny", "--data", folder.path, "--out", out.path, "--steps", "1"])
+            try command.run()
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoint.safetensors").path), "nothing was trained")
+    }
+
+    /// Both trainers take steps on the folder: the tiny VAE, then the DiT on its latents with the real text encoder.
+    @Test func theVAEAndTheDiTTrainOnAFolderOfVideos() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let vae = folder.appendingPathComponent("vae"), dit = folder.appendingPathComponent("dit")
+        var command = try TesseraCommand.parseAsRoot([
+            "train", "vae", "--preset", "tiny", "--data", folder.path, "--out", vae.path, "--steps", "2", "--batch", "2", "--crop", "64", "--threads", "1",
+        ])
+        try command.run()
+        let vaeLog = try String(contentsOf: vae.appendingPathComponent("loss.csv"), encoding: .utf8)
+        #expect(vaeLog.split(separator: "\n").count == 3, "a header and two steps")
+        #expect(FileManager.default.fileExists(atPath: vae.appendingPathComponent("vae.safetensors").path))
+
+        try FileManager.default.createDirectory(at: dit, withIntermediateDirectories: true)
+        try #"{"latentScale": 1}"#.write(to: dit.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
+        var train = try TesseraCommand.parseAsRoot([
+            "train", "dit", "--vae", vae.path, "--data", folder.path, "--out", dit.path, "--steps", "1", "--batch", "1", "--threads", "1",
+            "--text-encoder", VideoRenderTests.textEncoder.path,
+        ])
+        try train.run()
+        let ditLog = try String(contentsOf: dit.appendingPathComponent("loss.csv"), encoding: .utf8)
+        let loss = ditLog.split(separator: "\n").dropFirst().first.flatMap { Float($0.split(separator: ",")[1]) }
+        #expect(loss.map { $0.isFinite && $0 > 0 } == true, "one finite DiT loss: \(ditLog)")
+    }
+}
