@@ -53,6 +53,7 @@ extension TrainCommand {
             var caption: String
             var score: Double
             var chanceScore: Double
+            var worldScore: Double
             var missed: [String]
             var fullScore: Double?
             var sharpness: Double?
@@ -65,6 +66,7 @@ extension TrainCommand {
             var landscape: Double
             var portrait: Double
             var chance: Double
+            var world: Double
             var full: Int
             var fullMeanScore: Double?
             var prototypeMeanScoreOfFull: Double?
@@ -99,6 +101,7 @@ extension TrainCommand {
 
             var readings: [VideoReading] = [], captions: [String] = [], middles: [RGBFrame] = []
             var fullRows: [Int: (score: Double, sharpness: Double, bicubic: Double)] = [:]
+            var worldScores: [Double] = []
             for (n, prompt) in set.enumerated() {
                 let renderFull = n < full
                 let settings = RenderSettings(
@@ -118,6 +121,7 @@ extension TrainCommand {
                 captions.append(caption)
                 let frames = try VideoReader(url: prototype).allFrames()
                 middles.append(frames[frames.count / 2])
+                worldScores.append(try Self.worldScore(settings))
                 if renderFull, let video = outcome.result["video"].flatMap(URL.init(string:)) {
                     var fullSource = MediaFrames(reader: try VideoReader(url: video))
                     let score = try Evaluator().evaluate(&fullSource, caption: caption).score
@@ -132,7 +136,7 @@ extension TrainCommand {
                 let report = Evaluator().score(readings[n], caption: captions[n])
                 let chance = Evaluator().score(readings[n], caption: captions[(n + 1) % captions.count]).score
                 rows.append(Row(
-                    prompt: set[n].prompt, orientation: set[n].orientation, caption: captions[n], score: report.score, chanceScore: chance,
+                    prompt: set[n].prompt, orientation: set[n].orientation, caption: captions[n], score: report.score, chanceScore: chance, worldScore: worldScores[n],
                     missed: report.facts.filter { !$0.satisfied }.map { "\($0.fact): expected \($0.expected), saw \($0.observed)" },
                     fullScore: fullRows[n]?.score, sharpness: fullRows[n]?.sharpness, bicubicSharpness: fullRows[n]?.bicubic))
             }
@@ -142,7 +146,7 @@ extension TrainCommand {
                 prompts: rows.count, meanScore: mean(rows.map(\.score)),
                 landscape: mean(rows.filter { $0.orientation == "landscape" }.map(\.score)),
                 portrait: mean(rows.filter { $0.orientation == "portrait" }.map(\.score)),
-                chance: mean(rows.map(\.chanceScore)), full: fullIndices.count,
+                chance: mean(rows.map(\.chanceScore)), world: mean(worldScores), full: fullIndices.count,
                 fullMeanScore: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.score }),
                 prototypeMeanScoreOfFull: fullIndices.isEmpty ? nil : mean(fullIndices.map { rows[$0].score }),
                 sharpnessRatio: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.sharpness / max(fullRows[$0]!.bicubic, 1e-9) }),
@@ -168,13 +172,25 @@ extension TrainCommand {
                            row.fullScore.map { String(format: "%.0f%%", $0 * 100) } ?? ""])
             }
             print(table.render())
-            print(String(format: "prompt adherence %.1f%% over %d prompts (landscape %.1f%%, portrait %.1f%%); the same videos against other prompts' captions: %.1f%%",
-                         report.meanScore * 100, rows.count, report.landscape * 100, report.portrait * 100, report.chance * 100))
+            print(String(format: "prompt adherence %.1f%% over %d prompts (landscape %.1f%%, portrait %.1f%%); the same videos against other prompts' captions: %.1f%%; the world's own renders of the expansions: %.1f%%",
+                         report.meanScore * 100, rows.count, report.landscape * 100, report.portrait * 100, report.chance * 100, report.world * 100))
             if let fullMean = report.fullMeanScore, let protoMean = report.prototypeMeanScoreOfFull, let ratio = report.sharpnessRatio {
                 print(String(format: "full pass on %d prompts: %.1f%% (their prototypes %.1f%%); sharpness %.2f× a bicubic upscale of the prototype",
                              report.full, fullMean * 100, protoMean * 100, ratio))
             }
             print(String(format: "%.0f s; videos and report.json in %@", report.seconds, out))
+        }
+
+        /// The evaluator's score for the world's own render of the prompt's expansion (what a perfect model
+        /// would get), at the prototype size, before any video encoding.
+        static func worldScore(_ settings: RenderSettings) throws -> Double {
+            let size = settings.prototypeSize
+            let expanded = try PromptExpander().expand(
+                ExpansionRequest(prompt: settings.prompt, seed: settings.seed, extent: Extent(pixelWidth: size.width, height: size.height),
+                                 frames: settings.frames, fps: Double(settings.fps)))
+            let renderer = SceneRenderer(scene: expanded.scene, width: size.width, height: size.height, threads: 1)
+            var source = TensorFrames((0..<settings.frames).map { renderer.frame($0) }, fps: Double(settings.fps))
+            return try Evaluator().evaluate(&source, caption: expanded.caption).score
         }
     }
 }
