@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+@testable import TesseraCLI
+
+/// `tessera train eval-prompts`: a model's prompt adherence through the worker's render path, with the
+/// chance level and the world's own renders as the floor and the ceiling.
+@Suite(.serialized) struct PromptAdherenceTests {
+    @Test func scoresEachPromptsPrototypeAndTheFullPassWithItsCeilingAndChance() throws {
+        let (_, model) = try VideoRenderTests.model()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let prompts = model.appendingPathComponent("prompts.jsonl"), out = model.appendingPathComponent("eval")
+        try """
+            {"prompt": "a red ball bouncing", "seed": 100, "orientation": "landscape", "duration": 0.5, "fps": 8}
+            {"prompt": "a blue square on a white background", "seed": 101, "orientation": "portrait", "duration": 0, "fps": 24}
+            """.write(to: prompts, atomically: true, encoding: .utf8)
+        var command = try TesseraCommand.parseAsRoot([
+            "train", "eval-prompts", "--prompts", prompts.path, "--out", out.path, "--dit", model.path, "--vae", model.path,
+            "--text-encoder", VideoRenderTests.textEncoder.path, "--steps", "2", "--full", "1", "--threads", "1",
+            "--sheet", out.appendingPathComponent("sheet.png").path,
+        ])
+        try command.run()
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("report.json"))) as! [String: Any]
+        #expect(report["prompts"] as? Int == 2)
+        #expect((report["world"] as? Double ?? 0) >= 0.9, "the world's own renders follow their captions")
+        let score = report["meanScore"] as? Double ?? -1
+        #expect(score >= 0 && score < (report["world"] as? Double ?? 0), "random networks do worse than the world")
+        #expect(report["full"] as? Int == 1)
+        let ratio = report["sharpnessRatio"] as? Double ?? 0
+        #expect(ratio.isFinite && ratio > 0)
+        let rows = report["rows"] as? [[String: Any]] ?? []
+        #expect(rows.count == 2)
+        #expect(rows.first?["fullScore"] is Double)
+        #expect(rows.last?["fullScore"] == nil, "only the first prompt has a full pass")
+        let caption = (rows.first?["caption"] as? String ?? "").lowercased()
+        #expect(caption.contains("red circle"), "scored against the expanded caption")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("sheet.png").path))
+    }
+
+    @Test func aBadPromptFileNamesItsLineAndRendersNothing() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-evalp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let prompts = folder.appendingPathComponent("prompts.jsonl")
+        try """
+            {"prompt": "a red ball", "seed": 1, "orientation": "landscape", "duration": 1, "fps": 24}
+            {"prompt": "a blue ball", "seed": 2, "orientation": "sideways", "duration": 1, "fps": 24}
+            """.write(to: prompts, atomically: true, encoding: .utf8)
+        let out = folder.appendingPathComponent("eval")
+        do {
+            var command = try TesseraCommand.parseAsRoot(["train", "eval-prompts", "--prompts", prompts.path, "--out", out.path])
+            try command.run()
+            Issue.record("a bad orientation was accepted")
+        } catch {
+            #expect("\(error)".contains("line 2"))
+            #expect("\(error)".contains("orientation"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path), "nothing was written")
+    }
+}
