@@ -77,7 +77,12 @@ import TesseraTensor
             var command = try TesseraCommand.parseAsRoot(["train", "vae", "--preset", "tiny", "--data", folder.path, "--out", out.path, "--steps", "1"])
             try command.run()
         }
-        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoint.safetensors").path), "nothing was trained")
+        #expect(!FileManager.default.fileExists(atPath: out.path), "nothing was written")
+        #expect(throws: Error.self) {
+            var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", out.path, "--data", folder.path, "--out", out.path, "--steps", "1"])
+            try command.run()
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path), "the DiT trainer checks the folder first too")
     }
 
     /// Both trainers take steps on the folder: the tiny VAE, then the DiT on its latents with the real text encoder.

@@ -133,13 +133,13 @@ extension TrainCommand {
             Compute.setThreads(options.threads)
             HeapSettings.keepFreedMemory()
             guard crop % 16 == 0, crop >= 16, crop <= 288 else { throw CLIError("--crop must be a multiple of 16 between 16 and 288") }
-            try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
+            let folder = try data.map { try VideoFolder(path: $0, captions: false) }
             guard let config = VAEConfig.preset(preset) else { throw CLIError("--preset must be world, small or tiny, not \(preset)") }
+            try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(config).write(to: options.folder.appendingPathComponent("vae.json"))
 
-            let folder = try data.map { try VideoFolder(path: $0, captions: false) }
             var trainer = VAETrainer(config: config, parameters: VAETrainer.initialWeights(config, seed: options.seed), settings: options.settings(), klWeight: klWeight, seed: options.seed)
             try options.loop(&trainer, expected: config.expectedWeights, export: "vae", title: "VAE TRAINING LOSS") { trainer, step in
                 let batch = try (0..<options.batch).map { i in
@@ -199,8 +199,8 @@ extension TrainCommand {
             Compute.setThreads(options.threads)
             HeapSettings.keepFreedMemory()
             guard reuse >= 1, options.batch % reuse == 0 else { throw CLIError("--reuse must be at least 1 and divide --batch (\(options.batch)), not \(reuse)") }
-            try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let folder = try data.map { try VideoFolder(path: $0, captions: true) }
+            try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let vaeFolder = URL(fileURLWithPath: vae)
             let autoencoder = try VAE(configPath: vaeFolder.appendingPathComponent("vae.json").path,
                                       weightsPath: vaeFolder.appendingPathComponent("vae.safetensors").path)
