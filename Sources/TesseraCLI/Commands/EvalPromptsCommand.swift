@@ -116,10 +116,11 @@ extension TrainCommand {
                 guard let prototype = outcome.result["prototype"].flatMap(URL.init(string:)), let caption = outcome.result["caption"] else {
                     throw CLIError("prompt \(n + 1): the render gave no prototype")
                 }
-                var source = MediaFrames(reader: try VideoReader(url: prototype))
+                let frames = try VideoReader(url: prototype).allFrames()
+                var source = TensorFrames(frames.map { Tensor(shape: [$0.height, $0.width, 3], storage: $0.pixels.map { Float($0) / 127.5 - 1 }) },
+                                          fps: Double(prompt.fps))
                 readings.append(try Evaluator().read(&source))
                 captions.append(caption)
-                let frames = try VideoReader(url: prototype).allFrames()
                 middles.append(frames[frames.count / 2])
                 worldScores.append(try Self.worldScore(settings))
                 if renderFull, let video = outcome.result["video"].flatMap(URL.init(string:)) {
