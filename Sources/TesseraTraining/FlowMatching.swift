@@ -23,6 +23,11 @@ public struct FlowMatchingTrainer {
     /// The empty caption's encoding (the unconditional branch).
     public var emptyCaption: Caption
     public var dropCaption: Float = 0.1
+    /// Share of the samples of more than one latent frame trained with factorized attention (within each
+    /// frame, then across frames) instead of attention over all tokens: renders switch to the factorized
+    /// layout above `DiT.automaticLayout`'s limit (long prototypes, every full-resolution pass), so the
+    /// network learns both.
+    public var factorizedShare: Float = 0
     /// Seeds the noise and times: step `s` draws from streams keyed by (seed, s), so a resumed run draws
     /// what an uninterrupted one would.
     public var seed: UInt64
@@ -35,21 +40,24 @@ public struct FlowMatchingTrainer {
         self.seed = seed
     }
 
-    /// Deterministic draws for (step, sample): ε, t and whether the caption is dropped.
-    func draws(step: Int, sample: Int, shape: [Int]) -> (noise: Tensor, time: Float, drop: Bool) {
+    /// Deterministic draws for (step, sample): ε, t, whether the caption is dropped and whether the sample
+    /// is trained with factorized attention.
+    func draws(step: Int, sample: Int, shape: [Int]) -> (noise: Tensor, time: Float, drop: Bool, factorized: Bool) {
         let key = seed &+ UInt64(step) &* 1_000_003 &+ UInt64(sample) &* 7919
         let noise = NoiseGenerator(seed: key, stream: 21).tensor(shape: shape)
         let (n, u) = NoiseGenerator(seed: key, stream: 22).pair(0)
         let time = 1 / (1 + Foundation.exp(-n))
         // u is normal: Φ(u) is uniform.
         let uniform = 0.5 * (1 + erf(Double(u) / 2.0.squareRoot()))
-        return (noise, time, uniform < Double(dropCaption))
+        let (f, _) = NoiseGenerator(seed: key, stream: 23).pair(0)
+        let factorized = shape[0] / config.patch[0] > 1 && 0.5 * (1 + erf(Double(f) / 2.0.squareRoot())) < Double(factorizedShare)
+        return (noise, time, uniform < Double(dropCaption), factorized)
     }
 
     /// The loss of one sample, on a fresh tape.
     func loss(_ sample: FlowSample, step: Int, index: Int) throws -> (Tape, DiTGraph, Tape.Variable) {
         let x0 = sample.latent
-        let (noise, time, drop) = draws(step: step, sample: index, shape: x0.shape)
+        let (noise, time, drop, factorized) = draws(step: step, sample: index, shape: x0.shape)
         var xt = x0, target = x0
         for i in 0..<x0.count {
             xt.storage[i] = (1 - time) * x0.storage[i] + time * noise.storage[i]
@@ -57,7 +65,7 @@ public struct FlowMatchingTrainer {
         }
         let tape = Tape()
         let graph = try DiTGraph(tape: tape, config: config, weights: parameters)
-        let velocity = graph.velocity(xt, time: time, caption: drop ? emptyCaption : sample.caption)
+        let velocity = graph.velocity(xt, time: time, caption: drop ? emptyCaption : sample.caption, layout: factorized ? .factorized : nil)
         return (tape, graph, tape.meanSquaredError(velocity, tape.constant(target)))
     }
 

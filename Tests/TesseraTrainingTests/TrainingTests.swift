@@ -90,6 +90,25 @@ import TesseraTensor
         #expect(late < 0.5 * early, "mean loss of the first 20 steps \(early), of the last 20 \(late)")
     }
 
+    /// `factorizedShare` trains that share of the multi-frame samples with factorized attention (what long and
+    /// full-resolution renders use); a single latent frame has one layout only.
+    @Test func factorizedShareChoosesTheLayoutOfMultiFrameSamples() throws {
+        let (base, sample) = try Self.tinyTrainer()
+        func firstLoss(share: Float, _ sample: FlowSample) throws -> Float {
+            var trainer = base
+            trainer.factorizedShare = share
+            return try trainer.step([sample]).loss
+        }
+        #expect(try firstLoss(share: 0, sample) != firstLoss(share: 1, sample), "two latent frames: the layout changes the loss")
+        var image = sample
+        image.latent = Tensor(shape: [1] + Array(sample.latent.shape.dropFirst()), storage: Array(sample.latent.storage.prefix(sample.latent.count / 2)))
+        #expect(try firstLoss(share: 0, image) == firstLoss(share: 1, image), "one latent frame: the same attention either way")
+        var half = base
+        half.factorizedShare = 0.5
+        let chosen = (0..<400).filter { half.draws(step: $0, sample: 0, shape: sample.latent.shape).factorized }.count
+        #expect((150...250).contains(chosen), "about half of 400 draws factorized: \(chosen)")
+    }
+
     /// Stopping, saving, loading and going on gives bit-identical weights to never stopping.
     @Test func resumeFromACheckpointIsBitIdentical() throws {
         var (straight, sample) = try Self.tinyTrainer()

@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the VAE or the DiT on the procedural world, with checkpoints, resume and loss curves.",
-        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self, EvaluatePrompts.self, ExportModel.self])
+        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self, EvaluateDiT.self, EvaluatePrompts.self, ExportModel.self])
 }
 
 /// Options every training run shares.
@@ -190,15 +190,21 @@ extension TrainCommand {
         var textEncoder: String?
         @Option(help: "Probability of training on the empty caption (classifier-free guidance).")
         var dropCaption: Float = 0.1
+        @Option(help: "Share of the multi-frame clips trained with factorized attention (what long and full-resolution renders use).")
+        var factorizedShare: Float = 0.25
         @Option(help: "Train on a folder of your own videos with a caption in NAME.txt beside each (any format libavformat reads) instead of the world.")
         var data: String?
         @Option(help: "Steps each encoded clip serves (with fresh noise and time each step): a step encodes --batch / --reuse new clips.")
         var reuse = 1
+        @Option(help: "Comma-separated clip lengths in frames to draw from, each 1 + 4k (1 is a still image).")
+        var frames = "1,5,9,17,33"
 
         func run() throws {
             Compute.setThreads(options.threads)
             HeapSettings.keepFreedMemory()
             guard reuse >= 1, options.batch % reuse == 0 else { throw CLIError("--reuse must be at least 1 and divide --batch (\(options.batch)), not \(reuse)") }
+            let frameChoices = try WorldLatents.parseFrames(frames)
+            guard (0...1).contains(factorizedShare) else { throw CLIError("--factorized-share must be in 0…1, not \(factorizedShare)") }
             let folder = try data.map { try VideoFolder(path: $0, captions: true) }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let vaeFolder = URL(fileURLWithPath: vae)
@@ -237,11 +243,13 @@ extension TrainCommand {
                 config: config, parameters: DiTWeights.initial(config, seed: options.seed), settings: options.settings(), emptyCaption: empty,
                 seed: options.seed)
             trainer.dropCaption = dropCaption
+            trainer.factorizedShare = factorizedShare
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 let batch = try window.batch(at: step) { clips in
                     try Compute.map(clips.count) { n in
-                        let (latent, caption) = try WorldLatents.sample(seed: options.seed, step: clips[n].step, index: clips[n].index, vae: autoencoder, folder: folder)
+                        let (latent, caption) = try WorldLatents.sample(
+                            seed: options.seed, step: clips[n].step, index: clips[n].index, vae: autoencoder, folder: folder, frameChoices: frameChoices)
                         return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
                     }
                 }
@@ -370,7 +378,11 @@ enum DiTWeights {
             } else if name.contains("adaLN_modulation") || name.hasPrefix("final_layer.linear") || name.hasSuffix(".bias") {
                 weights[name] = Tensor(zeros: shape)
             } else {
-                let scale = Float(1 / Double(shape.last ?? 1).squareRoot())
+                // Fan-in scaling, except the pooled caption's first layer: the sentence embedding is unit-norm
+                // (each of its 384 numbers about 0.05), so fan-in scaling would start the caption's share of the
+                // conditioning some twenty times smaller than the timestep's, and training hardly moves it.
+                let unitInput = name == "y_embedder.mlp.0.weight"
+                let scale = unitInput ? 1 : Float(1 / Double(shape.last ?? 1).squareRoot())
                 weights[name] = Tensor(shape: shape, storage: NoiseGenerator(seed: seed, stream: 51).fill(count, startingAt: offset).map { $0 * scale })
             }
             offset += count
@@ -383,13 +395,23 @@ enum DiTWeights {
 enum WorldLatents {
     static let frameChoices = [1, 5, 9, 17, 33]
 
+    /// "1,5,9" → [1, 5, 9]; every length must be 1 + 4k (what the causal VAE encodes).
+    static func parseFrames(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.compactMap { Int($0) }
+        guard !parts.isEmpty, values.count == parts.count, values.allSatisfy({ $0 >= 1 && ($0 - 1) % 4 == 0 }) else {
+            throw CLIError("--frames must be comma-separated clip lengths of 1 + 4k frames (1, 5, 9, 17, 33, …), not \"\(text)\"")
+        }
+        return values
+    }
+
     static func key(seed: UInt64, step: Int, index: Int) -> UInt64 {
         seed &* 0xD6E8_FEB8_6659_FD93 &+ UInt64(step) &* 1_000_003 &+ UInt64(index)
     }
 
     /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example: a world
     /// clip, or a clip of one of the videos in `folder`.
-    static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil) throws -> (Tensor, String) {
+    static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices) throws -> (Tensor, String) {
         let k = key(seed: seed, step: step, index: index)
         let frames = frameChoices[Int(k % UInt64(frameChoices.count))]
         if let folder {

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import TesseraMedia
+import TesseraModels
+import TesseraTensor
+import TesseraWorld
+
+extension TrainCommand {
+    /// `tessera train eval-dit`: how well the DiT denoises held-out world clips at fixed noise levels, with its
+    /// caption and with the empty one. The gap between the two is what the caption teaches the network; a
+    /// sampled video can only follow its prompt as far as that gap allows.
+    struct EvaluateDiT: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "eval-dit",
+            abstract: "The DiT's velocity loss on held-out world clips at fixed noise levels, with and without the caption.",
+            discussion: """
+                Each held-out clip (the training distribution: 512x288, 288x512 or 288x288; 1 to 33 frames) is encoded by the \
+                VAE, noised to each --times level with fixed noise, and the DiT's velocity is compared with ε − x0. \
+                --sheet writes, for the first clips, the original middle frame beside the clean estimates x0 = x_t − t·v \
+                at each level.
+                """)
+
+        @OptionGroup var model: ModelOptions
+        @Option(help: "How many held-out clips.")
+        var clips = 8
+        @Option(parsing: .upToNextOption, help: "Noise levels t in (0, 1].")
+        var times: [Float] = [0.2, 0.5, 0.8, 0.95]
+        @Option(help: "Comma-separated clip lengths in frames to draw from, each 1 + 4k (1 is a still image).")
+        var frames = "1,5,9,17,33"
+        @Option(help: "Write a picture of the clean estimates of the first clips (PNG).")
+        var sheet: String?
+        @Option(help: "Also write the levels as JSON to this file.")
+        var report: String?
+        @OptionGroup var output: OutputOptions
+
+        struct Level: Encodable {
+            var time: Float
+            var conditional: Double
+            var unconditional: Double
+        }
+
+        func run() throws {
+            guard clips >= 1 else { throw CLIError("--clips must be at least 1") }
+            guard !times.isEmpty, times.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw CLIError("--times must be levels in (0, 1]") }
+            let frameChoices = try WorldLatents.parseFrames(frames)
+            let loaded = try model.load()
+            var conditional = [Double](repeating: 0, count: times.count), unconditional = conditional
+            var cells: [RGBFrame] = [], labels: [String] = []
+            let pictured = min(clips, 4)
+            for clip in 0..<clips {
+                let (raw, caption) = try WorldLatents.sample(seed: 7_000_001, step: clip, index: 0, vae: loaded.vae, frameChoices: frameChoices)
+                let x0 = Elementwise.map(raw) { $0 / loaded.latentScale }
+                let encoded = try loaded.encode(caption)
+                let noise = NoiseGenerator(seed: 31 &+ UInt64(clip), stream: 5).tensor(shape: x0.shape)
+                if clip < pictured {
+                    cells.append(try middleFrame(raw, loaded.vae))
+                    labels.append("CLIP \(clip) (\(x0.shape[0]) LATENT FRAMES)")
+                }
+                for (level, t) in times.enumerated() {
+                    var xt = x0, target = x0
+                    for i in 0..<x0.count {
+                        xt.storage[i] = (1 - t) * x0.storage[i] + t * noise.storage[i]
+                        target.storage[i] = noise.storage[i] - x0.storage[i]
+                    }
+                    let v = try loaded.dit.velocity(xt, time: t, caption: encoded)
+                    let u = try loaded.dit.velocity(xt, time: t, caption: loaded.emptyCaption)
+                    conditional[level] += meanSquare(v, target) / Double(clips)
+                    unconditional[level] += meanSquare(u, target) / Double(clips)
+                    if clip < pictured {
+                        var estimate = xt
+                        for i in 0..<estimate.count { estimate.storage[i] = (xt.storage[i] - t * v.storage[i]) * loaded.latentScale }
+                        cells.append(try middleFrame(estimate, loaded.vae))
+                        labels.append(String(format: "X0 AT T=%.2f", t))
+                    }
+                }
+            }
+            let levels = times.indices.map { Level(time: times[$0], conditional: conditional[$0], unconditional: unconditional[$0]) }
+            if let sheet {
+                let picture = try ContactSheet(count: cells.count, columns: times.count + 1, cellWidth: 192,
+                                               caption: "DIT CLEAN ESTIMATES ON HELD-OUT CLIPS").render(cells, labels: labels)
+                try picture.writePNG(to: URL(fileURLWithPath: sheet))
+            }
+            if let report {
+                let json = JSONEncoder()
+                json.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try json.encode(levels).write(to: URL(fileURLWithPath: report))
+            }
+            if output.json { return try printJSON(levels) }
+            print("velocity loss on \(clips) held-out clips (mean squared error against ε − x0):")
+            print("     t   with caption   empty caption   caption's gain")
+            for level in levels {
+                print(String(format: "  %.2f   %12.4f   %13.4f   %13.1f%%", level.time, level.conditional, level.unconditional,
+                             100 * (1 - level.conditional / max(level.unconditional, 1e-12))))
+            }
+        }
+
+        func meanSquare(_ a: Tensor, _ b: Tensor) -> Double {
+            var sum = 0.0
+            for i in 0..<a.count { let d = Double(a.storage[i] - b.storage[i]); sum += d * d }
+            return sum / Double(a.count)
+        }
+
+        /// The middle frame of a decoded latent (in the VAE's own scale) as RGB.
+        func middleFrame(_ latent: Tensor, _ vae: VAE) throws -> RGBFrame {
+            var frames: [Tensor] = []
+            try vae.decoder.decode(latent: latent) { frames.append($0) }
+            let t = frames[frames.count / 2]
+            return try RGBFrame(width: t.shape[1], height: t.shape[0], pixels: t.storage.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) })
+        }
+    }
+}

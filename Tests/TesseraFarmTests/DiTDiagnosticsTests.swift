@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+import TesseraModels
+import TesseraTensor
+
+@testable import TesseraCLI
+
+/// `tessera train eval-dit` and the DiT trainer's choices of clip lengths and starting weights.
+@Suite(.serialized) struct DiTDiagnosticsTests {
+    @Test func evalDiTReportsTheLossWithAndWithoutTheCaptionAtEachLevel() throws {
+        let (_, model) = try VideoRenderTests.model()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let sheet = model.appendingPathComponent("estimates.png"), report = model.appendingPathComponent("levels.json")
+        var command = try TesseraCommand.parseAsRoot([
+            "train", "eval-dit", "--dit", model.path, "--vae", model.path, "--text-encoder", VideoRenderTests.textEncoder.path,
+            "--clips", "2", "--frames", "1,5", "--times", "0.5", "0.9", "--sheet", sheet.path, "--report", report.path, "--threads", "1",
+        ])
+        try command.run()
+        let levels = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as! [[String: Any]]
+        #expect(levels.compactMap { $0["time"] as? Double }.map { ($0 * 100).rounded() } == [50, 90], "a level per --times value")
+        for level in levels {
+            let (conditional, unconditional) = (level["conditional"] as? Double ?? -1, level["unconditional"] as? Double ?? -1)
+            #expect(conditional.isFinite && conditional > 0 && unconditional.isFinite && unconditional > 0, "finite positive losses: \(level)")
+        }
+        #expect(FileManager.default.fileExists(atPath: sheet.path))
+    }
+
+    @Test func clipLengthsMustBeOnePlusMultiplesOfFour() throws {
+        #expect(try WorldLatents.parseFrames("1,1,5, 33") == [1, 1, 5, 33])
+        for bad in ["", "2", "1,x", "0", "1,,5"] {
+            #expect(throws: CLIError.self, "\"\(bad)\" is refused") { try WorldLatents.parseFrames(bad) }
+        }
+        do {
+            _ = try WorldLatents.parseFrames("1,6")
+            Issue.record("6 frames accepted")
+        } catch {
+            #expect("\(error)".contains("--frames") && "\(error)".contains("1,6"), "the error names the option and the value")
+        }
+    }
+
+    /// The pooled caption is unit-norm, so its first layer starts at unit scale (fan-in scaling would leave the
+    /// caption's share of the conditioning some twenty times below the timestep's); the others keep fan-in scaling.
+    @Test func thePooledCaptionsFirstLayerStartsAtUnitScale() throws {
+        let config = DiTConfig.world
+        let weights = DiTWeights.initial(config, seed: 1)
+        func rms(_ name: String) -> Double {
+            let t = try! #require(weights[name])
+            return (t.storage.reduce(0) { $0 + Double($1) * Double($1) } / Double(t.count)).squareRoot()
+        }
+        #expect(abs(rms("y_embedder.mlp.0.weight") - 1) < 0.05)
+        #expect(abs(rms("context_embedder.weight") - 1 / Double(config.textWidth).squareRoot()) < 0.005)
+        #expect(abs(rms("t_embedder.mlp.0.weight") - 1 / Double(config.frequencyEmbedding).squareRoot()) < 0.005)
+        #expect(rms("final_layer.linear.weight") == 0, "adaLN-Zero: the final layer starts at zero")
+    }
+}
