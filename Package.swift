@@ -46,7 +46,7 @@ let package = Package(
         // The diffusion process, apart from any network: rectified-flow schedules, solvers, guidance, noise.
         .target(name: "TesseraSampling", dependencies: ["TesseraTensor"]),
         // Training: reverse-mode gradients of the engine's operations, optimizers, the training loops.
-        .target(name: "TesseraTraining", dependencies: ["TesseraTensor", "TesseraModels"], swiftSettings: kernelFlags),
+        .target(name: "TesseraTraining", dependencies: ["TesseraTensor", "TesseraModels", "TesseraSampling"], swiftSettings: kernelFlags),
         // Video in and out (owner of libav).
         .target(name: "TesseraMedia", dependencies: ["CLibAV"]),
         // Object storage (owner of libcurl): the S3 client and the local folder store.
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "TesseraEngineTests", dependencies: ["TesseraTensor", "TesseraModels", "TesseraSampling"],
             exclude: ["Golden"]),
-        .testTarget(name: "TesseraTrainingTests", dependencies: ["TesseraTraining", "TesseraTensor", "TesseraModels"]),
+        .testTarget(name: "TesseraTrainingTests", dependencies: ["TesseraTraining", "TesseraTensor", "TesseraModels", "TesseraSampling"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia"]),
         .testTarget(name: "TesseraWorldTests", dependencies: ["TesseraWorld", "TesseraTensor"]),
         .testTarget(name: "TesseraQueueTests", dependencies: ["TesseraQueue", "TesseraPostgres", "TesseraTestSupport"]),

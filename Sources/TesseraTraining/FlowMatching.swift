@@ -1,5 +1,6 @@
 import Foundation
 import TesseraModels
+import TesseraSampling
 import TesseraTensor
 
 /// One training example for the DiT: a clean latent and its caption's encoding.
@@ -28,6 +29,14 @@ public struct FlowMatchingTrainer {
     /// layout above `DiT.automaticLayout`'s limit (long prototypes, every full-resolution pass), so the
     /// network learns both.
     public var factorizedShare: Float = 0
+    /// Shift each sample's t toward noise as the sampler shifts its schedule for the sample's token count
+    /// (`Schedule.shift`): `t = s·u / (1 + (s − 1)·u)` with `u` logit-normal. The sampler spends its steps on
+    /// those levels, and near t = 1 is where the caption decides the picture (below, the noisy latent shows
+    /// the background and the objects by itself), so training at the levels the sampler visits is what
+    /// teaches the network to read its caption.
+    public var shiftTimes = false
+    /// The renders' sampler settings, whose shift `shiftTimes` follows.
+    static let samplerDefaults = try! SamplerSettings(seed: 0)
     /// Seeds the noise and times: step `s` draws from streams keyed by (seed, s), so a resumed run draws
     /// what an uninterrupted one would.
     public var seed: UInt64
@@ -46,7 +55,14 @@ public struct FlowMatchingTrainer {
         let key = seed &+ UInt64(step) &* 1_000_003 &+ UInt64(sample) &* 7919
         let noise = NoiseGenerator(seed: key, stream: 21).tensor(shape: shape)
         let (n, u) = NoiseGenerator(seed: key, stream: 22).pair(0)
-        let time = 1 / (1 + Foundation.exp(-n))
+        var time = 1 / (1 + Foundation.exp(-n))
+        if shiftTimes {
+            let p = config.patch
+            let tokens = shape[0] / p[0] * (shape[1] / p[1]) * (shape[2] / p[2])
+            let sampler = Self.samplerDefaults
+            let s = Float(Schedule.shift(tokens: tokens, shiftBase: sampler.shiftBase, shiftReferenceTokens: sampler.shiftReferenceTokens))
+            time = s * time / (1 + (s - 1) * time)
+        }
         // u is normal: Φ(u) is uniform.
         let uniform = 0.5 * (1 + erf(Double(u) / 2.0.squareRoot()))
         let (f, _) = NoiseGenerator(seed: key, stream: 23).pair(0)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraModels
+import TesseraSampling
 import TesseraTensor
 
 @testable import TesseraTraining
@@ -107,6 +108,24 @@ import TesseraTensor
         half.factorizedShare = 0.5
         let chosen = (0..<400).filter { half.draws(step: $0, sample: 0, shape: sample.latent.shape).factorized }.count
         #expect((150...250).contains(chosen), "about half of 400 draws factorized: \(chosen)")
+    }
+
+    /// `shiftTimes` moves each t toward noise by the sampler's shift for the sample's token count: a grid of the
+    /// reference size keeps its t, a larger one gets `s·u / (1 + (s − 1)·u)`.
+    @Test func shiftTimesFollowsTheSamplersShift() throws {
+        var (trainer, _) = try Self.tinyTrainer()
+        let small = [1, 24, 24, DiTConfig.tiny.latentChannels], large = [4, 48, 48, DiTConfig.tiny.latentChannels]
+        let tokens = { (shape: [Int]) in shape[0] / DiTConfig.tiny.patch[0] * (shape[1] / DiTConfig.tiny.patch[1]) * (shape[2] / DiTConfig.tiny.patch[2]) }
+        #expect(tokens(small) == 144, "the reference grid")
+        let s = Float(Schedule.shift(tokens: tokens(large), shiftBase: 1, shiftReferenceTokens: 144))
+        #expect(s > 2)
+        let plain = (0..<50).map { trainer.draws(step: $0, sample: 0, shape: large).time }
+        let plainSmall = (0..<50).map { trainer.draws(step: $0, sample: 0, shape: small).time }
+        trainer.shiftTimes = true
+        let shifted = (0..<50).map { trainer.draws(step: $0, sample: 0, shape: large).time }
+        #expect((0..<50).map { trainer.draws(step: $0, sample: 0, shape: small).time } == plainSmall, "144 tokens: shift 1")
+        for (u, t) in zip(plain, shifted) { #expect(abs(t - s * u / (1 + (s - 1) * u)) < 1e-6) }
+        #expect(shifted.reduce(0, +) > plain.reduce(0, +) + 5, "the large grid trains nearer noise")
     }
 
     /// Stopping, saving, loading and going on gives bit-identical weights to never stopping.

@@ -192,6 +192,8 @@ extension TrainCommand {
         var dropCaption: Float = 0.1
         @Option(help: "Share of the multi-frame clips trained with factorized attention (what long and full-resolution renders use).")
         var factorizedShare: Float = 0.25
+        @Flag(inversion: .prefixedNo, help: "Shift each clip's noise levels toward noise as the sampler does for its token count.")
+        var timeShift = true
         @Option(help: "Train on a folder of your own videos with a caption in NAME.txt beside each (any format libavformat reads) instead of the world.")
         var data: String?
         @Option(help: "Steps each encoded clip serves (with fresh noise and time each step): a step encodes --batch / --reuse new clips.")
@@ -244,6 +246,7 @@ extension TrainCommand {
                 seed: options.seed)
             trainer.dropCaption = dropCaption
             trainer.factorizedShare = factorizedShare
+            trainer.shiftTimes = timeShift
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 let batch = try window.batch(at: step) { clips in
