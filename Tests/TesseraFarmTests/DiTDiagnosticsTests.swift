@@ -52,4 +52,26 @@ import TesseraTensor
         #expect(abs(rms("t_embedder.mlp.0.weight") - 1 / Double(config.frequencyEmbedding).squareRoot()) < 0.005)
         #expect(rms("final_layer.linear.weight") == 0, "adaLN-Zero: the final layer starts at zero")
     }
+
+    /// The data-dependent start: over the captions it was fitted to, each unit of the caption's first layer has
+    /// mean 0 and spread 1 (alike captions no longer enter the conditioning as one nearly constant vector).
+    @Test func theCaptionLayerIsStandardizedOverTheTrainingCaptions() throws {
+        var weights = DiTWeights.initial(DiTConfig.world, seed: 1)
+        // Alike unit vectors: a shared direction plus a small individual part.
+        let common = NoiseGenerator(seed: 5, stream: 1).fill(384)
+        let pooled = (0..<32).map { k -> Tensor in
+            let own = NoiseGenerator(seed: 6 + UInt64(k), stream: 1).fill(384)
+            var v = zip(common, own).map { $0 + 0.2 * $1 }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            v = v.map { $0 / norm }
+            return Tensor(shape: [384], storage: v)
+        }
+        DiTWeights.standardizeCaptionLayer(&weights, pooled: pooled)
+        let w = try #require(weights["y_embedder.mlp.0.weight"]), b = try #require(weights["y_embedder.mlp.0.bias"])
+        for unit in [0, 17, 255] {
+            let values = pooled.map { p in (0..<384).reduce(Double(b.storage[unit])) { $0 + Double(w.storage[unit * 384 + $1]) * Double(p.storage[$1]) } }
+            let mean = values.reduce(0, +) / 32, spread = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 32).squareRoot()
+            #expect(abs(mean) < 1e-3 && abs(spread - 1) < 1e-3, "unit \(unit): mean \(mean), spread \(spread)")
+        }
+    }
 }

@@ -194,6 +194,8 @@ extension TrainCommand {
         var factorizedShare: Float = 0.25
         @Flag(inversion: .prefixedNo, help: "Shift each clip's noise levels toward noise as the sampler does for its token count.")
         var timeShift = true
+        @Flag(inversion: .prefixedNo, help: "Start the pooled caption's first layer standardized over the training captions, so caption differences start at unit scale.")
+        var standardizedCaptionInit = true
         @Option(help: "Train on a folder of your own videos with a caption in NAME.txt beside each (any format libavformat reads) instead of the world.")
         var data: String?
         @Option(help: "Steps each encoded clip serves (with fresh noise and time each step): a step encodes --batch / --reuse new clips.")
@@ -241,8 +243,17 @@ extension TrainCommand {
             trainingNote(String(format: "latent scale %.4f", scale))
 
             let empty = try encoder.encode("").caption
+            var initial = DiTWeights.initial(config, seed: options.seed)
+            if standardizedCaptionInit, !FileManager.default.fileExists(atPath: options.checkpointPath) {
+                // Captions of the training data: the world's (no rendering needed), or the folder's own.
+                let texts = folder.map { $0.entries.compactMap(\.caption) }
+                    ?? (0..<128).map { TrainingSample(seed: WorldLatents.key(seed: options.seed &+ 424_242, step: $0, index: 0), shortSide: 288).caption }
+                let pooled = try texts.prefix(128).map { try encoder.encode($0).pooled }
+                DiTWeights.standardizeCaptionLayer(&initial, pooled: pooled)
+                trainingNote("caption layer standardized over \(pooled.count) training captions")
+            }
             var trainer = FlowMatchingTrainer(
-                config: config, parameters: DiTWeights.initial(config, seed: options.seed), settings: options.settings(), emptyCaption: empty,
+                config: config, parameters: initial, settings: options.settings(), emptyCaption: empty,
                 seed: options.seed)
             trainer.dropCaption = dropCaption
             trainer.factorizedShare = factorizedShare
@@ -391,6 +402,29 @@ enum DiTWeights {
             offset += count
         }
         return weights
+    }
+}
+
+extension DiTWeights {
+    /// Data-dependent start of the pooled caption's first layer: each output unit is rescaled and offset so
+    /// that over `pooled` (sentence embeddings of training captions) it has mean 0 and spread 1. Captions of
+    /// one world are alike — two that differ only in the background's colour have embeddings at cosine 0.97 —
+    /// so without this the differences that matter enter the conditioning at a quarter of the scale of the
+    /// rest, and the network is slow to read them.
+    static func standardizeCaptionLayer(_ weights: inout [String: Tensor], pooled: [Tensor]) {
+        guard pooled.count >= 2, var w = weights["y_embedder.mlp.0.weight"], var b = weights["y_embedder.mlp.0.bias"] else { return }
+        let (outputs, inputs) = (w.shape[0], w.shape[1])
+        for j in 0..<outputs {
+            let row = w.storage[(j * inputs)..<((j + 1) * inputs)]
+            let values = pooled.map { p in zip(row, p.storage).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let spread = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
+            guard spread > 1e-8 else { continue }
+            for i in 0..<inputs { w.storage[j * inputs + i] = Float(Double(w.storage[j * inputs + i]) / spread) }
+            b.storage[j] = Float(-mean / spread)
+        }
+        weights["y_embedder.mlp.0.weight"] = w
+        weights["y_embedder.mlp.0.bias"] = b
     }
 }
 
