@@ -105,7 +105,14 @@ extension TrainCommand {
             var frames: [Tensor] = []
             try vae.decoder.decode(latent: latent) { frames.append($0) }
             let t = frames[frames.count / 2]
-            return try RGBFrame(width: t.shape[1], height: t.shape[0], pixels: t.storage.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) })
+            return try RGBFrame(signed: t)
         }
+    }
+}
+
+extension RGBFrame {
+    /// A frame `[H, W, 3]` in [−1, 1] (what the VAE decodes and the world renders) as 8-bit RGB.
+    init(signed t: Tensor) throws {
+        try self.init(width: t.shape[1], height: t.shape[0], pixels: t.storage.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) })
     }
 }

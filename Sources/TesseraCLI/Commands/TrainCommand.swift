@@ -318,11 +318,8 @@ extension TrainCommand {
                 try model.decoder.decode(latent: latent) { reconstructed.append($0) }
                 perClip.append(psnr(originals, reconstructed))
                 if clip == 0, let sheet {
-                    func rgb(_ t: Tensor) throws -> RGBFrame {
-                        try RGBFrame(width: t.shape[1], height: t.shape[0], pixels: t.storage.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) })
-                    }
                     let picks = ContactSheet.indices(total: frames, count: min(4, frames))
-                    let cells = try picks.map { try rgb(originals[$0]) } + picks.map { try rgb(reconstructed[$0]) }
+                    let cells = try picks.map { try RGBFrame(signed: originals[$0]) } + picks.map { try RGBFrame(signed: reconstructed[$0]) }
                     let labels = picks.map { "ORIGINAL #\($0)" } + picks.map { "VAE #\($0)" }
                     let picture = try ContactSheet(count: cells.count, columns: picks.count, cellWidth: 256,
                                                    caption: String(format: "VAE RECONSTRUCTION, %.1f DB", perClip[0])).render(cells, labels: labels)
