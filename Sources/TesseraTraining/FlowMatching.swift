@@ -63,11 +63,11 @@ public struct FlowMatchingTrainer {
             let s = Float(Schedule.shift(tokens: tokens, shiftBase: sampler.shiftBase, shiftReferenceTokens: sampler.shiftReferenceTokens))
             time = s * time / (1 + (s - 1) * time)
         }
-        // u is normal: Φ(u) is uniform.
-        let uniform = 0.5 * (1 + erf(Double(u) / 2.0.squareRoot()))
+        // Normal draws made uniform (Φ of a normal is uniform) for the two coin flips.
+        func uniform(_ normal: Float) -> Double { 0.5 * (1 + erf(Double(normal) / 2.0.squareRoot())) }
         let (f, _) = NoiseGenerator(seed: key, stream: 23).pair(0)
-        let factorized = shape[0] / config.patch[0] > 1 && 0.5 * (1 + erf(Double(f) / 2.0.squareRoot())) < Double(factorizedShare)
-        return (noise, time, uniform < Double(dropCaption), factorized)
+        let factorized = shape[0] / config.patch[0] > 1 && uniform(f) < Double(factorizedShare)
+        return (noise, time, uniform(u) < Double(dropCaption), factorized)
     }
 
     /// The loss of one sample, on a fresh tape.
