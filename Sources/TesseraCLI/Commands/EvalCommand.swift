@@ -156,8 +156,6 @@ struct MediaFrames: FrameSource {
 
     mutating func nextFrame() throws -> Tensor? {
         guard let frame = try reader.nextFrame() else { return nil }
-        var values = [Float](repeating: 0, count: frame.pixels.count)
-        for i in values.indices { values[i] = Float(frame.pixels[i]) / 127.5 - 1 }
-        return Tensor(shape: [frame.height, frame.width, 3], storage: values)
+        return Tensor(shape: [frame.height, frame.width, 3], storage: frame.signedPixels)
     }
 }

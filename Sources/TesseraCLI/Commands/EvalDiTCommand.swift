@@ -113,6 +113,14 @@ extension TrainCommand {
 extension RGBFrame {
     /// A frame `[H, W, 3]` in [−1, 1] (what the VAE decodes and the world renders) as 8-bit RGB.
     init(signed t: Tensor) throws {
-        try self.init(width: t.shape[1], height: t.shape[0], pixels: t.storage.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) })
+        try self.init(width: t.shape[1], height: t.shape[0], signed: t.storage[...])
     }
+
+    /// Interleaved RGB values in [−1, 1] (clamped) as an 8-bit frame.
+    init(width: Int, height: Int, signed values: ArraySlice<Float>) throws {
+        try self.init(width: width, height: height, pixels: values.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) })
+    }
+
+    /// The pixels as values in [−1, 1], what the VAE and the evaluator take: the inverse of `init(signed:)`.
+    var signedPixels: [Float] { pixels.map { Float($0) / 127.5 - 1 } }
 }

@@ -117,7 +117,7 @@ extension TrainCommand {
                     throw CLIError("prompt \(n + 1): the render gave no prototype")
                 }
                 let frames = try VideoReader(url: prototype).allFrames()
-                var source = TensorFrames(frames.map { Tensor(shape: [$0.height, $0.width, 3], storage: $0.pixels.map { Float($0) / 127.5 - 1 }) },
+                var source = TensorFrames(frames.map { Tensor(shape: [$0.height, $0.width, 3], storage: $0.signedPixels) },
                                           fps: Double(prompt.fps))
                 readings.append(try Evaluator().read(&source))
                 captions.append(caption)

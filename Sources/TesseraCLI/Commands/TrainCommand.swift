@@ -158,8 +158,8 @@ extension TrainCommand {
                 var out: [Tensor] = []
                 try vae.decoder.decode(latent: try vae.encoder.encode(clip)) { out.append($0) }
                 let frame = clip.count / clip.shape[0]
-                func rgb(_ v: ArraySlice<Float>) throws -> RGBFrame { try RGBFrame(width: crop, height: crop, pixels: v.map { UInt8((min(max($0, -1), 1) + 1) * 127.5 + 0.5) }) }
-                let cells = [try rgb(clip.storage[0..<frame]), try rgb(out[0].storage[...])]
+                let cells = [try RGBFrame(width: crop, height: crop, signed: clip.storage[0..<frame]),
+                             try RGBFrame(width: crop, height: crop, signed: out[0].storage[...])]
                 try ContactSheet(count: 2, columns: 2, cellWidth: crop, caption: "OVERFIT").render(cells, labels: ["IN", "OUT"])
                     .writePNG(to: options.folder.appendingPathComponent("overfit.png"))
                 for c in 0..<3 {

@@ -77,7 +77,7 @@ struct VideoFolder {
         while kept < wanted, let frame = try reader.nextFrame() {
             defer { index += 1 }
             guard index >= start else { continue }
-            values += frame.pixels.map { Float($0) / 127.5 - 1 }
+            values += frame.signedPixels
             kept += 1
         }
         guard kept > 0 else { throw CLIError("\(entry.video.path) gave no frames from frame \(start)") }
