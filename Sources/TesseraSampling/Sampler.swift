@@ -14,8 +14,9 @@ public enum StepDecision: Sendable, Hashable {
 
 /// Called after each completed step with `step` (steps completed so far in the full schedule, 1…N, so a
 /// refinement starting at index k reports k + 1 first), `totalSteps` (N), the latent after the step, and
-/// the clean estimate `x0 = x − t·v` from the step's starting latent, time and guided velocity.
-public typealias StepCallback = (_ step: Int, _ totalSteps: Int, _ latent: Tensor, _ x0Estimate: Tensor) throws -> StepDecision
+/// the clean estimate `x0 = x − t·v` from the step's starting latent, time and guided velocity — `nil` when
+/// the run was asked for no estimates (a full-resolution pass, where it would be one more latent in memory).
+public typealias StepCallback = (_ step: Int, _ totalSteps: Int, _ latent: Tensor, _ x0Estimate: Tensor?) throws -> StepDecision
 
 /// Runs the schedule of `settings` over a grid of `tokens` tokens with any `Denoiser`.
 ///
@@ -56,17 +57,22 @@ public struct Sampler: Sendable {
 
     /// The start of a refinement (SDEdit) from an already upsampled clean latent `x0_up`: with `k` the first
     /// index where `t_k ≤ refineStrength`, `x = (1 − t_k)·x0_up + t_k·ε` with `ε` from stream 1, at step `k`.
-    public func refinementState(from upsampled: Tensor) throws -> SamplerState {
+    ///
+    /// The noise is made a chunk at a time (it depends only on each element's index), so a long video's
+    /// full-resolution latent is not held twice.
+    public func refinementState(from upsampled: consuming Tensor) throws -> SamplerState {
         guard let strength = settings.refineStrength else { throw SamplerError.notARefinement }
         try requireValid(upsampled.shape)
         let k = schedule.firstIndex(atOrBelow: strength)
         let t = schedule.times[k]
-        let noise = NoiseGenerator(seed: settings.seed, stream: Self.refinementNoiseStream).tensor(shape: upsampled.shape)  // [F, H, W, C]
+        let generator = NoiseGenerator(seed: settings.seed, stream: Self.refinementNoiseStream)
         var x = upsampled  // [F, H, W, C]
+        let chunk = 1 << 20
         x.storage.withUnsafeMutableBufferPointer { out in
-            noise.storage.withUnsafeBufferPointer { e in
-                for i in 0..<out.count {
-                    out[i] = (1 - t) * out[i] + t * e[i]
+            for start in stride(from: 0, to: out.count, by: chunk) {
+                let e = generator.fill(min(chunk, out.count - start), startingAt: start)
+                for i in 0..<e.count {
+                    out[start + i] = (1 - t) * out[start + i] + t * e[i]
                 }
             }
         }
@@ -78,8 +84,10 @@ public struct Sampler: Sendable {
     ///
     /// A state saved at any step and resumed here gives a final latent bit-identical to an uninterrupted run,
     /// because a step depends only on the latent, the step index and the settings, all of which the state
-    /// holds or fingerprints.
-    public func run<D: Denoiser>(_ state: SamplerState, denoiser: D, onStep: StepCallback? = nil) throws -> SamplerState {
+    /// holds or fingerprints. `cleanEstimates: false` passes `nil` for the callback's clean estimate.
+    public func run<D: Denoiser>(
+        _ state: SamplerState, denoiser: D, cleanEstimates: Bool = true, onStep: StepCallback? = nil
+    ) throws -> SamplerState {
         guard state.settingsHash == settingsHash else {
             throw SamplerError.settingsMismatch(expected: settingsHash, found: state.settingsHash)
         }
@@ -91,15 +99,15 @@ public struct Sampler: Sendable {
         var x = state.latent  // [F, H, W, C]
         for i in state.nextStep..<settings.steps {
             let t = schedule.times[i]
-            let result = try settings.solver.step(x, from: t, to: schedule.times[i + 1], velocity: velocity)
-            if let onStep {
-                let x0 = axpy(x, -t, result.velocity)  // [F, H, W, C]: x − t·v
-                x = result.latent
-                if try onStep(i + 1, settings.steps, x, x0) == .stop {
-                    return SamplerState(latent: x, nextStep: i + 1, totalSteps: settings.steps, settingsHash: settingsHash)
-                }
-            } else {
-                x = result.latent
+            guard let onStep else {
+                _ = try settings.solver.step(&x, from: t, to: schedule.times[i + 1], velocity: velocity)
+                continue
+            }
+            let start = cleanEstimates ? x : nil  // shares x's storage until the step writes x
+            let v = try settings.solver.step(&x, from: t, to: schedule.times[i + 1], velocity: velocity)
+            let x0 = start.map { axpy($0, -t, v) }  // [F, H, W, C]: x − t·v
+            if try onStep(i + 1, settings.steps, x, x0) == .stop {
+                return SamplerState(latent: x, nextStep: i + 1, totalSteps: settings.steps, settingsHash: settingsHash)
             }
         }
         return SamplerState(latent: x, nextStep: settings.steps, totalSteps: settings.steps, settingsHash: settingsHash)

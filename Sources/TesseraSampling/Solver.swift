@@ -66,25 +66,19 @@ struct GuidedVelocity<D: Denoiser> {
     }
 }
 
-/// What one step produced: the new latent and the velocity at the step's start, from which the clean
-/// estimate `x0 = x − t·v` is formed.
-struct StepResult {
-    let latent: Tensor
-    let velocity: Tensor
-}
-
 extension Solver {
-    /// One step of the ODE from `time` to `next` (`next < time`).
-    func step<D: Denoiser>(_ x: Tensor, from time: Float, to next: Float, velocity: GuidedVelocity<D>) throws -> StepResult {
+    /// One step of the ODE from `time` to `next` (`next < time`), updating `x` in place (a long video's latent
+    /// is the largest tensor of a render: no second copy of it is made). Returns the velocity at the step's
+    /// start, from which the clean estimate `x0 = x − t·v` is formed.
+    func step<D: Denoiser>(_ x: inout Tensor, from time: Float, to next: Float, velocity: GuidedVelocity<D>) throws -> Tensor {
         let delta = next - time  // negative: time runs from 1 to 0
         let v1 = try velocity(x, time: time)
-        let euler = axpy(x, delta, v1)  // x + Δ·v1
         guard self == .heun, next > 0 else {
-            return StepResult(latent: euler, velocity: v1)
+            addScaled(&x, delta, v1)  // x + Δ·v1
+            return v1
         }
-        let v2 = try velocity(euler, time: next)
-        var out = x  // [F, H, W, C]
-        out.storage.withUnsafeMutableBufferPointer { o in
+        let v2 = try velocity(axpy(x, delta, v1), time: next)
+        x.storage.withUnsafeMutableBufferPointer { o in
             v1.storage.withUnsafeBufferPointer { a in
                 v2.storage.withUnsafeBufferPointer { b in
                     for i in 0..<o.count {
@@ -93,19 +87,24 @@ extension Solver {
                 }
             }
         }
-        return StepResult(latent: out, velocity: v1)
+        return v1
     }
 }
 
 /// `x + a·y`, elementwise; shapes already checked equal.
 func axpy(_ x: Tensor, _ a: Float, _ y: Tensor) -> Tensor {
     var out = x  // same shape as x
-    out.storage.withUnsafeMutableBufferPointer { o in
+    addScaled(&out, a, y)
+    return out
+}
+
+/// `x ← x + a·y`, elementwise, in place; shapes already checked equal.
+func addScaled(_ x: inout Tensor, _ a: Float, _ y: Tensor) {
+    x.storage.withUnsafeMutableBufferPointer { o in
         y.storage.withUnsafeBufferPointer { v in
             for i in 0..<o.count {
                 o[i] = o[i] + a * v[i]
             }
         }
     }
-    return out
 }

@@ -45,7 +45,7 @@ import TesseraTensor
         var latents: [Tensor] = [], estimates: [Tensor] = []
         _ = try sampler.sample(shape: [2, 4, 6, 4], denoiser: try denoiser()) { _, _, latent, x0 in
             latents.append(latent)
-            estimates.append(x0)
+            estimates.append(try #require(x0))
             return .continue
         }
         #expect(latents.count == 3)

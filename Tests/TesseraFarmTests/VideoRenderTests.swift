@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraMedia
 import TesseraModels
+import TesseraSampling
 import TesseraStorage
 import TesseraTensor
 
@@ -103,6 +104,37 @@ import TesseraTensor
         let resumed = try render.run(settings)
         #expect(resumed.timings["prototype_sample"] == nil, "the prototype was not sampled again")
         #expect(try Data(contentsOf: URL(string: resumed.result["video"]!)!) == expected, "resumed on two threads = uninterrupted on one")
+    }
+
+    /// A long video's full pass runs a window of latent frames at a time (60 s at 1080p would not fit
+    /// otherwise); with windows of 2 latent frames sharing 1, a 9-frame render (3 latent frames) is tiled,
+    /// and a render stopped in its full pass still resumes to the same bytes.
+    @Test func aTiledFullPassResumesToTheSameBytes() throws {
+        let (model, folder) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let settings = RenderSettings(prompt: "a green triangle falling", seed: 6, frames: 9, steps: 6, guidance: 2, refineStrength: 0.9)
+        func render(_ name: String, tiles: FrameTiles) throws -> VideoRender {
+            var render = VideoRender(model: model, artifacts: RenderArtifacts(store: try Self.store(folder, name), job: "1", scratch: folder))
+            render.fullPassTiles = tiles
+            render.checkpointInterval = 0
+            return render
+        }
+        let small = FrameTiles(tileFrames: 2, overlap: 1)
+        let straight = try render("a", tiles: small).run(settings)
+        let expected = try Data(contentsOf: URL(string: straight.result["video"]!)!)
+        #expect(try Self.frames(URL(string: straight.result["video"]!)!).count == 9)
+
+        let stopped = try render("b", tiles: small)
+        var fullSteps = 0
+        #expect(throws: Stop.self) {
+            try stopped.run(settings) { _, stage in if stage == "full" { fullSteps += 1 } } checkStop: { if fullSteps >= 1 { throw Stop() } }
+        }
+        let resumed = try stopped.run(settings)
+        #expect(resumed.timings["prototype_sample"] == nil)
+        #expect(try Data(contentsOf: URL(string: resumed.result["video"]!)!) == expected, "resumed tiled = uninterrupted tiled")
+
+        let untiled = try render("c", tiles: VideoRender(model: model, artifacts: stopped.artifacts).fullPassTiles).run(settings)
+        #expect(try Data(contentsOf: URL(string: untiled.result["video"]!)!) != expected, "the small tiles were used")
     }
 
     @Test func anApprovedPrototypeIsNotSampledAgain() throws {

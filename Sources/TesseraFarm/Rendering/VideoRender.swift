@@ -108,7 +108,7 @@ public struct RenderArtifacts: Sendable {
     func saveState(_ state: SamplerState, _ key: ObjectKey) throws {
         let file = scratchFile(".tsmp")
         defer { try? FileManager.default.removeItem(at: file) }
-        try Data(state.serialized()).write(to: file)
+        try state.write(to: file)
         try store.put(file: file, key: key, contentType: "application/octet-stream")
     }
 
@@ -117,7 +117,7 @@ public struct RenderArtifacts: Sendable {
         let file = scratchFile(".tsmp")
         defer { try? FileManager.default.removeItem(at: file) }
         try store.get(key: key, to: file)
-        return try SamplerState(serialized: Array(Data(contentsOf: file)))
+        return try SamplerState(contentsOf: file)
     }
 }
 
@@ -134,6 +134,10 @@ public struct VideoRender: Sendable {
     public var checkpointInterval: Double = 10
     /// Prototype steps between preview images.
     public var previewEvery = 5
+    /// The full pass sees 32 latent frames (5 s at 24 fps) at a time, consecutive windows sharing 8 and
+    /// blended linearly there, so a 60 s render holds one 5 s window's activations, not twelve. Renders of
+    /// up to 32 latent frames are one window: exactly the untiled pass.
+    public var fullPassTiles = FrameTiles(tileFrames: 32, overlap: 8)
     /// libx264 threads, fixed so the bytes do not depend on the machine (x264 is deterministic for a given
     /// thread count, not across counts).
     public static let encoderThreads = 4
@@ -194,7 +198,7 @@ public struct VideoRender: Sendable {
             if let saved = try artifacts.loadState(prototypeStateKey), saved.settingsHash == sampler.settingsHash { state = saved }
             state = try run(sampler, from: state, denoiser: denoiser, saveTo: prototypeStateKey, checkStop: checkStop) { step, x0 in
                 report(plan.share(prototypeStep: step), "prototype")
-                if step % previewEvery == 0 || step == settings.steps { try preview(x0, size: proto) }
+                if step % previewEvery == 0 || step == settings.steps, let x0 { try preview(x0, size: proto) }
             }
             prototype = state.latent
             lap("prototype_sample")
@@ -236,7 +240,9 @@ public struct VideoRender: Sendable {
             } else {
                 state = try sampler.refinementState(from: Spacetime.upsample(prototype, to: (plan.fullShape[0], plan.fullShape[1], plan.fullShape[2])))
             }
-            state = try run(sampler, from: state, denoiser: denoiser, saveTo: fullStateKey, checkStop: checkStop) { step, _ in
+            // A window of frames at a time, so memory does not grow with the duration; no clean estimates.
+            let tiled = FrameTiledDenoiser(denoiser, tiles: fullPassTiles)
+            state = try run(sampler, from: state, denoiser: tiled, saveTo: fullStateKey, cleanEstimates: false, checkStop: checkStop) { step, _ in
                 report(plan.share(fullStep: step), "full")
             }
             lap("full_sample")
@@ -256,14 +262,14 @@ public struct VideoRender: Sendable {
 
     /// Runs a pass's remaining steps, saving the state every `checkpointInterval` seconds and after the last.
     private func run(
-        _ sampler: Sampler, from state: SamplerState, denoiser: some Denoiser, saveTo key: ObjectKey, checkStop: () throws -> Void,
-        onStep: (Int, Tensor) throws -> Void
+        _ sampler: Sampler, from state: SamplerState, denoiser: some Denoiser, saveTo key: ObjectKey, cleanEstimates: Bool = true,
+        checkStop: () throws -> Void, onStep: (Int, Tensor?) throws -> Void
     ) throws -> SamplerState {
         try checkStop()
         var lastSave = Date()
         return try withoutActuallyEscaping(onStep) { onStep in
             try withoutActuallyEscaping(checkStop) { checkStop in
-                try sampler.run(state, denoiser: denoiser) { step, total, latent, x0 in
+                try sampler.run(state, denoiser: denoiser, cleanEstimates: cleanEstimates) { step, total, latent, x0 in
                     if step == total || Date().timeIntervalSince(lastSave) >= checkpointInterval {
                         try artifacts.saveState(SamplerState(latent: latent, nextStep: step, totalSteps: total, settingsHash: sampler.settingsHash), key)
                         lastSave = Date()
