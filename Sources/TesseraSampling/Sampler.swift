@@ -43,15 +43,20 @@ public struct Sampler: Sendable {
         self.tokens = tokens
         schedule = Schedule(
             steps: settings.steps, tokens: tokens, shiftBase: settings.shiftBase,
-            shiftReferenceTokens: settings.shiftReferenceTokens)
+            shiftReferenceTokens: settings.shiftReferenceTokens, start: settings.startTime)
         settingsHash = settings.fingerprint(tokens: tokens)
     }
 
-    /// The start of a pass from pure noise: `x = ε` (since `t_0 = 1`) from stream 0, at step 0.
+    /// The start of a pass from pure noise: `x = ε` (since `t_0 = 1`) from stream 0, at step 0; `x =
+    /// t_0·ε` when the settings start below 1.
     public func noiseState(shape: [Int]) throws -> SamplerState {
         guard settings.refineStrength == nil else { throw SamplerError.refinementNeedsStartLatent }
         try requireValid(shape)
-        let noise = NoiseGenerator(seed: settings.seed, stream: Self.initialNoiseStream).tensor(shape: shape)  // [F, H, W, C]
+        var noise = NoiseGenerator(seed: settings.seed, stream: Self.initialNoiseStream).tensor(shape: shape)  // [F, H, W, C]
+        if settings.startTime != 1 {
+            let t0 = schedule.times[0]
+            noise.storage.withUnsafeMutableBufferPointer { x in for i in 0..<x.count { x[i] *= t0 } }
+        }
         return SamplerState(latent: noise, nextStep: 0, totalSteps: settings.steps, settingsHash: settingsHash)
     }
 

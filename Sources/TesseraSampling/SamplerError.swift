@@ -13,6 +13,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidShiftReferenceTokens(Int)
     /// `refineStrength` must lie in [0, 1].
     case invalidRefineStrength(Double)
+    /// `startTime` must lie in (0, 1].
+    case invalidStartTime(Double)
     /// The token count given to the sampler must be at least 1.
     case invalidTokens(Int)
     /// A latent shape with no dimensions or a dimension below 1.
@@ -45,6 +47,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
             "sampler shiftReferenceTokens must be at least 1, got \(n)"
         case .invalidRefineStrength(let s):
             "sampler refineStrength must lie in [0, 1], got \(s)"
+        case .invalidStartTime(let t):
+            "sampler startTime must lie in (0, 1], got \(t)"
         case .invalidTokens(let n):
             "sampler token count must be at least 1, got \(n)"
         case .invalidShape(let shape):

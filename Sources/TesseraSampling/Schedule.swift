@@ -24,18 +24,20 @@ public struct Schedule: Sendable, Equatable {
     /// The schedule for `steps` steps over a grid of `tokens` tokens.
     ///
     /// Arguments are checked by `SamplerSettings` and `Sampler`; here they are preconditions.
-    public init(steps: Int, tokens: Int, shiftBase: Double = 1, shiftReferenceTokens: Int = 144) {
-        precondition(steps >= 1 && tokens >= 1 && shiftBase > 0 && shiftReferenceTokens >= 1,
-                     "bad schedule arguments: steps \(steps), tokens \(tokens), shiftBase \(shiftBase), reference \(shiftReferenceTokens)")
+    /// `start` < 1 scales every level by it, so the schedule runs from `start` to 0.
+    public init(steps: Int, tokens: Int, shiftBase: Double = 1, shiftReferenceTokens: Int = 144, start: Double = 1) {
+        precondition(steps >= 1 && tokens >= 1 && shiftBase > 0 && shiftReferenceTokens >= 1 && start > 0 && start <= 1,
+                     "bad schedule arguments: steps \(steps), tokens \(tokens), shiftBase \(shiftBase), reference \(shiftReferenceTokens), start \(start)")
         let s = Self.shift(tokens: tokens, shiftBase: shiftBase, shiftReferenceTokens: shiftReferenceTokens)
         var exact = [Double]()
         exact.reserveCapacity(steps + 1)
         for i in 0...steps {
             let u = 1.0 - Double(i) / Double(steps)
-            exact.append(s * u / (1.0 + (s - 1.0) * u))
+            let t = s * u / (1.0 + (s - 1.0) * u)
+            exact.append(start == 1 ? t : start * t)
         }
         // u_0 = 1 and u_N = 0 already give exactly 1 and 0; pinning them documents the contract.
-        exact[0] = 1
+        exact[0] = start
         exact[steps] = 0
         shift = s
         exactTimes = exact

@@ -35,6 +35,13 @@ public struct FlowMatchingTrainer {
     /// the background and the objects by itself), so training at the levels the sampler visits is what
     /// teaches the network to read its caption.
     public var shiftTimes = false
+    /// Share of the samples whose t is drawn uniformly from [0.85, 1] instead (no shift). Logit-normal times
+    /// almost never reach t ≈ 1 (0.16% above 0.95 for a still image), yet every render starts there, from
+    /// pure noise: a network never taught to predict the clean mean from noise alone turns the starting noise
+    /// into confetti (docs/MODEL.md, session 7).
+    public var highNoiseShare: Float = 0
+    /// The lower end of the high-noise draws.
+    public static let highNoiseFloor: Float = 0.85
     /// The renders' sampler settings, whose shift `shiftTimes` follows.
     static let samplerDefaults = try! SamplerSettings(seed: 0)
     /// Seeds the noise and times: step `s` draws from streams keyed by (seed, s), so a resumed run draws
@@ -63,8 +70,14 @@ public struct FlowMatchingTrainer {
             let s = Float(Schedule.shift(tokens: tokens, shiftBase: sampler.shiftBase, shiftReferenceTokens: sampler.shiftReferenceTokens))
             time = s * time / (1 + (s - 1) * time)
         }
-        // Normal draws made uniform (Φ of a normal is uniform) for the two coin flips.
+        // Normal draws made uniform (Φ of a normal is uniform) for the coin flips.
         func uniform(_ normal: Float) -> Double { 0.5 * (1 + erf(Double(normal) / 2.0.squareRoot())) }
+        if highNoiseShare > 0 {
+            let (coin, level) = NoiseGenerator(seed: key, stream: 24).pair(0)
+            if uniform(coin) < Double(highNoiseShare) {
+                time = Self.highNoiseFloor + (1 - Self.highNoiseFloor) * Float(uniform(level))
+            }
+        }
         let (f, _) = NoiseGenerator(seed: key, stream: 23).pair(0)
         let factorized = shape[0] / config.patch[0] > 1 && uniform(f) < Double(factorizedShare)
         return (noise, time, uniform(u) < Double(dropCaption), factorized)

@@ -87,6 +87,21 @@ import TesseraTensor
         #expect(Schedule(steps: 4, tokens: 144).times == [1, 0.75, 0.5, 0.25, 0])
     }
 
+    /// A pass may start below t = 1: the schedule is scaled into (0, start] and the first latent is
+    /// `start·ε`; the default start leaves schedule, noise and fingerprint as they were.
+    @Test func aPassCanStartBelowPureNoise() throws {
+        let plain = try Sampler(settings: SamplerSettings(steps: 4, seed: 2), tokens: 144)
+        let lower = try Sampler(settings: SamplerSettings(steps: 4, seed: 2, startTime: 0.9), tokens: 144)
+        #expect(plain.schedule.times == [1, 0.75, 0.5, 0.25, 0])
+        #expect(lower.schedule.times == [0.9, Float(0.9 * 0.75), 0.45, Float(0.9 * 0.25), 0])
+        let noise = try plain.noiseState(shape: Self.shape).latent, start = try lower.noiseState(shape: Self.shape).latent
+        #expect(zip(noise.storage, start.storage).allSatisfy { $1 == Float(0.9) * $0 })
+        #expect(plain.settingsHash == (try SamplerSettings(steps: 4, seed: 2, startTime: 1)).fingerprint(tokens: 144))
+        #expect(plain.settingsHash != lower.settingsHash)
+        #expect(throws: SamplerError.invalidStartTime(0)) { try SamplerSettings(seed: 1, startTime: 0) }
+        #expect(throws: SamplerError.invalidStartTime(1.5)) { try SamplerSettings(seed: 1, startTime: 1.5) }
+    }
+
     // MARK: solvers
 
     @Test(arguments: Solver.allCases, [1, 3, 12])

@@ -128,6 +128,22 @@ import TesseraTensor
         #expect(shifted.reduce(0, +) > plain.reduce(0, +) + 5, "the large grid trains nearer noise")
     }
 
+    /// `highNoiseShare` draws that share of the times uniformly from [0.85, 1] — where logit-normal times
+    /// almost never go and every render starts — and leaves the other draws as they were.
+    @Test func highNoiseShareCoversTheStartOfEveryRender() throws {
+        var (trainer, sample) = try Self.tinyTrainer()
+        let shape = sample.latent.shape
+        let plain = (0..<1000).map { trainer.draws(step: $0, sample: 0, shape: shape).time }
+        #expect(plain.filter { $0 > 0.95 }.count < 10, "logit-normal: \(plain.filter { $0 > 0.95 }.count) of 1000 above 0.95")
+        trainer.highNoiseShare = 0.3
+        let mixed = (0..<1000).map { trainer.draws(step: $0, sample: 0, shape: shape).time }
+        let changed = zip(plain, mixed).filter { $0 != $1 }.map(\.1)
+        #expect((240...360).contains(changed.count), "about 300 of 1000 redrawn: \(changed.count)")
+        #expect(changed.allSatisfy { $0 >= 0.85 && $0 <= 1 })
+        #expect(changed.filter { $0 > 0.95 }.count > 60, "a third of the redrawn above 0.95")
+        #expect((0..<1000).map { trainer.draws(step: $0, sample: 0, shape: shape).time } == mixed, "deterministic")
+    }
+
     /// Stopping, saving, loading and going on gives bit-identical weights to never stopping.
     @Test func resumeFromACheckpointIsBitIdentical() throws {
         var (straight, sample) = try Self.tinyTrainer()

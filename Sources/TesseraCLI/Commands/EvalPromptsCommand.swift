@@ -36,6 +36,7 @@ extension TrainCommand {
         var full = 0
         @Option(help: "Write a picture of every prototype's middle frame, labelled with its score.")
         var sheet: String?
+        @OptionGroup var sampling: SamplingOptions
         @OptionGroup var model: ModelOptions
         @OptionGroup var output: OutputOptions
 
@@ -104,10 +105,11 @@ extension TrainCommand {
             var worldScores: [Double] = []
             for (n, prompt) in set.enumerated() {
                 let renderFull = n < full
-                let settings = RenderSettings(
+                var settings = RenderSettings(
                     prompt: prompt.prompt, seed: prompt.seed, orientation: JobSpec.Orientation(rawValue: prompt.orientation)!,
                     frames: RenderSettings.frames(duration: prompt.duration, fps: prompt.fps), fps: prompt.fps, steps: steps,
                     guidance: guidance, refineStrength: 0.6, prototypeOnly: !renderFull)
+                try sampling.apply(to: &settings)
                 let render = VideoRender(model: loaded, artifacts: RenderArtifacts(store: store, job: "prompt-\(n + 1)", scratch: folder))
                 let outcome = try render.run(settings) { share, stage in
                     let line = "\r\(progressBar((Double(n) + share) / Double(set.count)))  prompt \(n + 1)/\(set.count)  \(stage)  \(shortDuration(Date().timeIntervalSince(started)))        "

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import TesseraFarm
+import TesseraMedia
 import TesseraQueue
+import TesseraSampling
 import TesseraStorage
 
 /// `tessera render`: one video locally, without the queue, through the worker's own render path.
@@ -38,6 +40,11 @@ struct RenderCommand: ParsableCommand {
     var prototypeOnly = false
     @Option(help: "Seed of the noise and of the prompt's unspecified attributes.")
     var seed: UInt64 = 1
+    @Option(help: "Also write a PNG of the prototype's clean estimate (first frame) every few steps: how the video forms.")
+    var trajectory: String?
+    @Option(help: "Prototype steps between those estimates (and between preview images).")
+    var previewEvery = 5
+    @OptionGroup var sampling: SamplingOptions
     @OptionGroup var model: ModelOptions
 
     func run() throws {
@@ -45,7 +52,15 @@ struct RenderCommand: ParsableCommand {
         guard JobSpec.Defaults.durationRange.contains(duration) else { throw CLIError("--duration must be between 0 and 60 seconds, not \(duration)") }
         guard JobSpec.Defaults.fpsRange.contains(fps) else { throw CLIError("--fps must be between 1 and 60, not \(fps)") }
         guard steps >= 1 else { throw CLIError("--steps must be at least 1") }
+        guard previewEvery >= 1 else { throw CLIError("--preview-every must be at least 1") }
+        if let trajectory, URL(fileURLWithPath: trajectory).pathExtension.lowercased() != "png" {
+            throw CLIError("--trajectory must name a .png file, not \(trajectory)")
+        }
         guard (0...1).contains(refineStrength) else { throw CLIError("--refine-strength must be between 0 and 1") }
+        var settings = RenderSettings(
+            prompt: prompt, seed: seed, orientation: orientation, frames: RenderSettings.frames(duration: duration, fps: fps), fps: fps,
+            steps: steps, guidance: guidance, refineStrength: refineStrength, prototypeOnly: prototypeOnly)
+        try sampling.apply(to: &settings)
         let output = URL(fileURLWithPath: out)
         guard output.pathExtension.lowercased() == "mp4" else { throw CLIError("--out must name an .mp4 file, not \(out)") }
         do {
@@ -60,16 +75,23 @@ struct RenderCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: work) }
         let store = LocalStore(root: work.appendingPathComponent("objects"))
         try store.prepare()
-        let settings = RenderSettings(
-            prompt: prompt, seed: seed, orientation: orientation, frames: RenderSettings.frames(duration: duration, fps: fps), fps: fps,
-            steps: steps, guidance: guidance, refineStrength: refineStrength, prototypeOnly: prototypeOnly)
-        let render = VideoRender(model: loaded, artifacts: RenderArtifacts(store: store, job: "local", scratch: work))
+        var render = VideoRender(model: loaded, artifacts: RenderArtifacts(store: store, job: "local", scratch: work))
+        render.previewEvery = previewEvery
         let started = Date()
+        var estimates: [(step: Int, time: Float, frame: RGBFrame)] = []
         let outcome = try render.run(settings) { share, stage in
             let line = "\r\(progressBar(share))  \(stage)  \(shortDuration(Date().timeIntervalSince(started)))        "
             FileHandle.standardError.write(Data(line.utf8))
+        } preview: { step, time, frame in
+            if trajectory != nil { estimates.append((step, time, frame)) }
         }
         FileHandle.standardError.write(Data("\n".utf8))
+        if let trajectory {
+            try ContactSheet(count: estimates.count, columns: min(6, estimates.count), cellWidth: 256, caption: "CLEAN ESTIMATES: \(prompt.uppercased())")
+                .render(estimates.map(\.frame), labels: estimates.map { String(format: "STEP %d, T = %.2f", $0.step, $0.time) })
+                .writePNG(to: URL(fileURLWithPath: trajectory))
+            print("wrote \(trajectory)")
+        }
 
         let base = output.deletingPathExtension()
         var written: [String] = []
@@ -82,5 +104,27 @@ struct RenderCommand: ParsableCommand {
         print("caption: \(outcome.result["caption"] ?? "")")
         for path in written { print("wrote \(path)") }
         print(outcome.timings.sorted(by: { $0.key < $1.key }).map { String(format: "%@ %.1f s", $0.key, $0.value) }.joined(separator: ", "))
+    }
+}
+
+/// Sampler experiments shared by `render` and `train eval-prompts`; the defaults are what jobs use.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "ODE solver: euler or heun (two network evaluations a step).")
+    var solver = "euler"
+    @Option(help: "Base of the schedule shift (1 = the default, above 1 = more steps at high noise).")
+    var shiftBase: Double = 1
+    @Option(help: "Noise level the prototype pass starts at, in (0, 1] (1 = pure noise).")
+    var startTime: Double = 1
+
+    /// Checks the values and sets them on `settings`.
+    func apply(to settings: inout RenderSettings) throws {
+        guard let chosen = Solver(rawValue: solver) else {
+            throw CLIError("--solver must be one of \(Solver.allCases.map(\.rawValue).joined(separator: ", ")), not \(solver)")
+        }
+        guard shiftBase.isFinite, shiftBase > 0 else { throw CLIError("--shift-base must be above 0, not \(shiftBase)") }
+        guard startTime > 0 && startTime <= 1 else { throw CLIError("--start-time must lie in (0, 1], not \(startTime)") }
+        settings.solver = chosen
+        settings.shiftBase = shiftBase
+        settings.startTime = startTime
     }
 }

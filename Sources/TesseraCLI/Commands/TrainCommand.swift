@@ -202,6 +202,10 @@ extension TrainCommand {
         var reuse = 1
         @Option(help: "Comma-separated clip lengths in frames to draw from, each 1 + 4k (1 is a still image).")
         var frames = "1,5,9,17,33"
+        @Option(help: "Share of samples trained at a noise level drawn uniformly from [0.85, 1], where every render starts.")
+        var highNoiseShare: Float = 0
+        @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
+        var initFolder: String?
 
         func run() throws {
             Compute.setThreads(options.threads)
@@ -209,6 +213,19 @@ extension TrainCommand {
             guard reuse >= 1, options.batch % reuse == 0 else { throw CLIError("--reuse must be at least 1 and divide --batch (\(options.batch)), not \(reuse)") }
             let frameChoices = try WorldLatents.parseFrames(frames)
             guard (0...1).contains(factorizedShare) else { throw CLIError("--factorized-share must be in 0…1, not \(factorizedShare)") }
+            guard (0...1).contains(highNoiseShare) else { throw CLIError("--high-noise-share must be in 0…1, not \(highNoiseShare)") }
+            let resuming = FileManager.default.fileExists(atPath: options.checkpointPath)
+            let start: (config: DiTConfig, weights: [String: Tensor], scale: Float)? = try initFolder.flatMap { path in
+                guard !resuming else { return nil }
+                let folder = URL(fileURLWithPath: path)
+                let config = try DiTConfig.load(folder.appendingPathComponent("dit.json").path)
+                let weights = try SafetensorsFile.weights(at: folder.appendingPathComponent("dit.safetensors").path, expected: config.expectedWeights)
+                guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("model.json").path),
+                      let bundle = try? JSONDecoder().decode(ModelBundle.self, from: data) else {
+                    throw CLIError("--init \(path): no readable model.json (its latent scale)")
+                }
+                return (config, weights, bundle.latentScale)
+            }
             let folder = try data.map { try VideoFolder(path: $0, captions: true) }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let vaeFolder = URL(fileURLWithPath: vae)
@@ -224,9 +241,13 @@ extension TrainCommand {
             }
             config.patch = [1, side, side]
             config.latentChannels = autoencoder.config.latentChannels
+            if let start, start.config != config {
+                throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE needs (\(config.patch) patches of \(config.latentChannels) channels, the world preset)")
+            }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
             try json.encode(config).write(to: options.folder.appendingPathComponent("dit.json"))
+            if let start { try json.encode(ModelBundle(latentScale: start.scale)).write(to: options.folder.appendingPathComponent("model.json")) }
 
             // The latent scale: measured once, kept for resumes and for inference.
             let modelPath = options.folder.appendingPathComponent("model.json")
@@ -243,8 +264,9 @@ extension TrainCommand {
             trainingNote(String(format: "latent scale %.4f", scale))
 
             let empty = try encoder.encode("").caption
-            var initial = DiTWeights.initial(config, seed: options.seed)
-            if standardizedCaptionInit, !FileManager.default.fileExists(atPath: options.checkpointPath) {
+            var initial = start?.weights ?? DiTWeights.initial(config, seed: options.seed)
+            if let start { trainingNote("starting from \(initFolder!) (latent scale \(start.scale))") }
+            if standardizedCaptionInit, start == nil, !resuming {
                 // Captions of the training data: the world's (no rendering needed), or the folder's own.
                 let texts = folder.map { $0.entries.compactMap(\.caption) }
                     ?? (0..<128).map { TrainingSample(seed: WorldLatents.key(seed: options.seed &+ 424_242, step: $0, index: 0), shortSide: 288).caption }
@@ -258,6 +280,7 @@ extension TrainCommand {
             trainer.dropCaption = dropCaption
             trainer.factorizedShare = factorizedShare
             trainer.shiftTimes = timeShift
+            trainer.highNoiseShare = highNoiseShare
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 let batch = try window.batch(at: step) { clips in

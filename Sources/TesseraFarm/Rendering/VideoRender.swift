@@ -22,6 +22,13 @@ public struct RenderSettings: Sendable, Equatable {
     /// How much noise the full pass puts back on the upsampled prototype (SDEdit), 0…1.
     public var refineStrength: Double
     public var prototypeOnly: Bool
+    /// The ODE solver of both passes (Euler unless an experiment asks for Heun).
+    public var solver: Solver = .euler
+    /// The schedule shift's base (1: the shift grows as √(tokens / 144) from 1); above 1 spends more steps
+    /// at high noise, where a video's layout is decided.
+    public var shiftBase: Double = 1
+    /// The prototype pass's first noise level (`SamplerSettings.startTime`).
+    public var startTime: Double = 1
 
     public init(
         prompt: String, seed: UInt64, orientation: JobSpec.Orientation = .landscape, frames: Int, fps: Int = 24, steps: Int = 30,
@@ -67,6 +74,11 @@ public struct RenderSettings: Sendable, Equatable {
         hash.add(UInt64(frames))
         hash.add(UInt64(steps))
         hash.add(guidance.bitPattern)
+        if solver != .euler || shiftBase != 1 || startTime != 1 {  // (the defaults leave earlier fingerprints as they were)
+            hash.add(Array("|\(solver.rawValue)".utf8))
+            hash.add(shiftBase.bitPattern)
+            hash.add(startTime.bitPattern)
+        }
         return hash.hex
     }
 }
@@ -154,9 +166,12 @@ public struct VideoRender: Sendable {
     }
 
     /// Renders `settings`. `report` gets the share of the work done (weighted by each stage's cost) and the
-    /// stage name; `checkStop` is called at every step and throws to stop (the saved state stays).
+    /// stage name; `checkStop` is called at every step and throws to stop (the saved state stays); `preview`
+    /// gets each preview image of the prototype pass (the clean estimate's first frame) with its step and the
+    /// noise level it was estimated at.
     public func run(
-        _ settings: RenderSettings, report: (Double, String) -> Void = { _, _ in }, checkStop: () throws -> Void = {}
+        _ settings: RenderSettings, report: (Double, String) -> Void = { _, _ in }, checkStop: () throws -> Void = {},
+        preview onPreview: (Int, Float, RGBFrame) throws -> Void = { _, _, _ in }
     ) throws -> Outcome {
         let vae = model.vae.config
         guard settings.frames >= 1, vae.latentFrames(forFrames: settings.frames) != nil else {
@@ -188,7 +203,10 @@ public struct VideoRender: Sendable {
         let prototypeKey = try artifacts.prototypeKey(fingerprint)
         let prototypeStateKey = try artifacts.key("state/prototype.tsmp")
         let prototypeSampler = try Sampler(
-            settings: SamplerSettings(steps: settings.steps, guidance: settings.guidance, seed: settings.seed), tokens: plan.prototypeTokens)
+            settings: SamplerSettings(
+                steps: settings.steps, solver: settings.solver, guidance: settings.guidance, shiftBase: settings.shiftBase, seed: settings.seed,
+                startTime: settings.startTime),
+            tokens: plan.prototypeTokens)
         var prototype: Tensor
         if let done = try artifacts.loadState(prototypeKey), done.isComplete, done.latent.shape == plan.prototypeShape {
             prototype = done.latent
@@ -198,7 +216,9 @@ public struct VideoRender: Sendable {
             if let saved = try artifacts.loadState(prototypeStateKey), saved.settingsHash == sampler.settingsHash { state = saved }
             state = try run(sampler, from: state, denoiser: denoiser, saveTo: prototypeStateKey, checkStop: checkStop) { step, x0 in
                 report(plan.share(prototypeStep: step), "prototype")
-                if step % previewEvery == 0 || step == settings.steps, let x0 { try preview(x0, size: proto) }
+                if step % previewEvery == 0 || step == settings.steps, let x0 {
+                    try onPreview(step, sampler.schedule.times[step - 1], try preview(x0, size: proto))
+                }
             }
             prototype = state.latent
             lap("prototype_sample")
@@ -231,7 +251,9 @@ public struct VideoRender: Sendable {
         let videoKey = try artifacts.key("video.mp4")
         if try !artifacts.exists(videoKey) {
             let sampler = try Sampler(
-                settings: SamplerSettings(steps: settings.steps, guidance: 1, seed: settings.seed, refineStrength: settings.refineStrength),
+                settings: SamplerSettings(
+                    steps: settings.steps, solver: settings.solver, guidance: 1, shiftBase: settings.shiftBase, seed: settings.seed,
+                    refineStrength: settings.refineStrength),
                 tokens: plan.fullTokens)
             let fullStateKey = try artifacts.key("state/full.tsmp")
             var state: SamplerState
@@ -282,8 +304,8 @@ public struct VideoRender: Sendable {
         }
     }
 
-    /// The x0 estimate's first frame as preview.png.
-    private func preview(_ x0: Tensor, size: (width: Int, height: Int)) throws {
+    /// The x0 estimate's first frame as preview.png; returns it.
+    private func preview(_ x0: Tensor, size: (width: Int, height: Int)) throws -> RGBFrame {
         let first = Tensor(shape: [1] + Array(x0.shape.dropFirst()), storage: Array(x0.storage[0..<(x0.count / x0.shape[0])]))
         var frame: RGBFrame?
         try model.vae.decoder.decode(latent: scaled(first)) { frame = try Self.rgb($0, width: size.width, height: size.height) }
@@ -291,6 +313,7 @@ public struct VideoRender: Sendable {
         defer { try? FileManager.default.removeItem(at: file) }
         try frame!.writePNG(to: file)
         _ = try artifacts.upload(file, artifacts.key("preview.png"), contentType: "image/png")
+        return frame!
     }
 
     /// Decodes the prototype into an MP4 and a contact sheet of 8 frames (local files).
