@@ -20,6 +20,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
+        .executable(name: "tessera-dit-case", targets: ["tessera-dit-case"]),
         .library(name: "TesseraFarm", targets: ["TesseraFarm"]),
     ],
     dependencies: [
@@ -88,6 +89,10 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: ["TesseraCLI"]),
+        // The child of `tessera bench dit`: one DiT forward in a process that links the engine alone.
+        .executableTarget(
+            name: "tessera-dit-case",
+            dependencies: ["TesseraModels"]),
 
         // Golden files under Tests/TesseraEngineTests/Golden are found through #filePath, not as resources.
         .testTarget(

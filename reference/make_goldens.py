@@ -46,7 +46,7 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 def read_safetensors(path):
-    """-> (tensors as float32 arrays, metadata); the writer's round-trip check."""
+    """-> (tensors as float32 arrays, F16 widened, metadata); the writer's round-trip check."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -56,8 +56,9 @@ def read_safetensors(path):
     out = {}
     for name, e in header.items():
         b, end = e["data_offsets"]
-        assert e["dtype"] == "F32"
-        out[name] = np.frombuffer(body[b:end], dtype="<f4").reshape(e["shape"])
+        assert e["dtype"] in ("F32", "F16"), e["dtype"]
+        array = np.frombuffer(body[b:end], dtype="<f4" if e["dtype"] == "F32" else "<f2").reshape(e["shape"])
+        out[name] = array.astype(np.float32) if e["dtype"] == "F16" else array
     return out, meta
 
 

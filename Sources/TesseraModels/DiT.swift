@@ -20,21 +20,30 @@ public struct Caption: Sendable {
 /// The diffusion transformer of docs/ENGINE.md: spacetime patches in, velocity out, for any grid.
 public final class DiT: @unchecked Sendable {
     public let config: DiTConfig
-    let weights: [String: Tensor]
+    /// In the file's precision: a float16 model stays float16 in memory (`WeightSet`).
+    let weights: WeightSet
 
     /// Builds the network from weights whose names and shapes must match the config exactly.
-    public init(config: DiTConfig, weights: [String: Tensor]) throws {
+    public init(config: DiTConfig, weights: WeightSet) throws {
         try config.validate()
-        try SafetensorsFile.check(actual: weights.mapValues(\.shape), expected: config.expectedWeights, path: "DiT weights")
+        try SafetensorsFile.check(actual: weights.shapes, expected: config.expectedWeights, path: "DiT weights")
         self.config = config
         self.weights = weights
     }
 
-    /// Loads `config.json`-style JSON and a safetensors file.
+    /// Builds the network from Float32 weights.
+    public convenience init(config: DiTConfig, weights: [String: Tensor]) throws {
+        try self.init(config: config, weights: WeightSet(weights))
+    }
+
+    /// Loads `config.json`-style JSON and a safetensors file, keeping the file's precision.
     public convenience init(configPath: String, weightsPath: String) throws {
         let config = try DiTConfig.load(configPath)
-        try self.init(config: config, weights: SafetensorsFile.weights(at: weightsPath, expected: config.expectedWeights))
+        try self.init(config: config, weights: SafetensorsFile.weightSet(at: weightsPath, expected: config.expectedWeights))
     }
+
+    /// Bytes the weights hold in memory.
+    public var weightBytes: Int { weights.byteCount }
 
     func w(_ name: String) -> Tensor { weights[name]! }
 

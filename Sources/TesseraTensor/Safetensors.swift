@@ -39,9 +39,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let entries: [String: Entry]
     /// The `__metadata__` strings.
     public let metadata: [String: String]
-    private let base: UnsafeRawPointer
+    let base: UnsafeRawPointer
     private let length: Int
-    private let dataStart: Int
+    let dataStart: Int
 
     public init(path: String) throws {
         self.path = path
@@ -108,6 +108,31 @@ public final class SafetensorsFile: @unchecked Sendable {
         return weights
     }
 
+    /// Every tensor of a file that must hold exactly `expected`, each kept in its stored precision: Float32
+    /// as is, float16 as its 16-bit patterns (half the memory; `WeightSet` widens a weight when a layer asks
+    /// for it). BF16 is widened at load.
+    public static func weightSet(at path: String, expected: [String: [Int]]) throws -> WeightSet {
+        let file = try SafetensorsFile(path: path)
+        try file.check(expected: expected)
+        var stored: [String: WeightSet.Stored] = [:]
+        for name in file.names {
+            let entry = file.entries[name]!
+            if entry.dtype == "F16" {
+                let count = entry.shape.reduce(1, *)
+                let source = file.base + file.dataStart + entry.begin
+                let bits = [UInt16](unsafeUninitializedCapacity: count) { out, initialized in
+                    for i in 0..<count { out[i] = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+                    initialized = count
+                }
+                file.release(entry)
+                stored[name] = .float16(shape: entry.shape, bits: bits)
+            } else {
+                stored[name] = .float32(try file.tensor(name))
+            }
+        }
+        return WeightSet(stored: stored)
+    }
+
     /// Tensor names, sorted.
     public var names: [String] { entries.keys.sorted() }
 
@@ -129,11 +154,16 @@ public final class SafetensorsFile: @unchecked Sendable {
         default:
             throw SafetensorsError.unsupportedType(path: path, name: name, dtype: entry.dtype)
         }
-        // The copy is made: let the kernel drop the mapped pages so the file is not counted twice in RSS.
+        release(entry)
+        return Tensor(shape: entry.shape, storage: values)
+    }
+
+    /// Once a tensor is copied out, lets the kernel drop its mapped pages so the file is not counted twice
+    /// in RSS.
+    func release(_ entry: Entry) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let first = (dataStart + entry.begin) / page * page, last = dataStart + entry.end
         madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED)
-        return Tensor(shape: entry.shape, storage: values)
     }
 
     /// Checks the file holds exactly the expected tensors with the expected shapes; the error lists every

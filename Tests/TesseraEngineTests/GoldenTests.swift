@@ -189,4 +189,24 @@ func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
         let dit = try DiT(configPath: Golden.folder.appendingPathComponent("dit_tiny.json").path, weightsPath: path)
         #expect(dit.config == config)
     }
+
+    // A float16 file (how models ship) stays float16 in memory and gives exactly the forward of the same
+    // file widened to Float32 at load: widening a float16 is exact.
+    @Test func aFloat16ModelKeepsHalfTheBytesAndTheSameForward() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dit16-\(UUID().uuidString).safetensors").path
+        defer { unlink(path) }
+        try SafetensorsFile.write(try weights(), to: path, halfPrecision: true)
+        let configPath = Golden.folder.appendingPathComponent("dit_tiny.json").path
+        let half = try DiT(configPath: configPath, weightsPath: path)
+        let widened = try DiT(config: config, weights: SafetensorsFile.weights(at: path, expected: config.expectedWeights))
+        #expect(half.weightBytes * 2 == widened.weightBytes)
+        #expect(half.weightBytes == config.expectedWeights.values.reduce(0) { $0 + 2 * $1.reduce(1, *) })
+        let x = try file.tensor("input.x"), time = try file.tensor("input.t").storage[0]
+        let a = try half.velocity(x, time: time, caption: caption(), layout: .full)
+        let b = try widened.velocity(x, time: time, caption: caption(), layout: .full)
+        #expect(a == b)
+        // And it is a float16 model: its forward differs (slightly) from the float32 one.
+        let full = try DiT(config: config, weights: weights()).velocity(x, time: time, caption: caption(), layout: .full)
+        #expect(a != full && relativeError(a, full) < 1e-2)
+    }
 }

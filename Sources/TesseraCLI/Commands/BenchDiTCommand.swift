@@ -28,6 +28,9 @@ extension BenchCommand {
         @Option(help: "Keep the weights and inputs in this folder (to profile a case with `tessera bench dit-case`).")
         var keep: String?
 
+        @Flag(help: "Run each case in the tessera binary itself (`bench dit-case`, which also maps libav, libcurl and libpq) instead of tessera-dit-case, which links the engine alone.")
+        var cliChild = false
+
         @OptionGroup var output: OutputOptions
 
         func run() throws {
@@ -41,7 +44,8 @@ extension BenchCommand {
             let peak = DiTBenchmark.sgemmPeak()
             note(String(format: "sgemm peak %.1f GFLOP/s", peak))
             try DiTBenchmark.writeWeights(config: config, folder: folder)
-            let executable = try TesseraExecutable.path()
+            let (executable, prefix) = try caseRunner()
+            note("each case runs in \(executable) \(prefix.joined(separator: " "))")
             var rows: [DiTBenchmark.Row] = []
             let cases = quick ? Array(DiTBenchmark.standardCases.prefix(2)) : DiTBenchmark.standardCases
             for (index, benchCase) in cases.enumerated() {
@@ -49,7 +53,7 @@ extension BenchCommand {
                 try DiTBenchmark.writeInputs(benchCase, config: config, to: inputs)
                 note("\(benchCase.name): \(benchCase.tokens) tokens, \(benchCase.layoutName) attention, tessera …")
                 let tessera = try child(
-                    executable, ["bench", "dit-case", folder.path, inputs, "\(benchCase.repeats)", "--threads", "\(threads)"])
+                    executable, prefix + [folder.path, inputs, "\(benchCase.repeats)", "--threads", "\(threads)"])
                 var numpy: DiTBenchmark.Measurement?
                 if benchCase.numpy && !noNumpy {
                     note("\(benchCase.name): numpy reference …")
@@ -59,7 +63,7 @@ extension BenchCommand {
             }
             let report = DiTBenchmark.Report(threads: threads, sgemmGflops: peak, config: config, rows: rows)
             if output.json { return try printJSON(report) }
-            print(String(format: "DiT forward, small preset (%d blocks, width %d), %d thread(s); cblas_sgemm peak %.1f GFLOP/s", config.depth, config.hidden, threads, peak))
+            print(String(format: "DiT forward, small preset (%d blocks, width %d, float16 weights), %d thread(s); cblas_sgemm peak %.1f GFLOP/s; cases in %@", config.depth, config.hidden, threads, peak, URL(fileURLWithPath: executable).lastPathComponent))
             var table = Table(["CASE", "TOKENS", "ATTN", "GFLOP", "SECONDS", "GFLOP/S", "OF PEAK", "PEAK RSS", "NUMPY S", "SPEED×", "NUMPY RSS", "MEMORY", "LOADED", "NUMPY LOADED", "WORKING MEM"])
             table.maxWidth = 40
             for row in rows {
@@ -73,6 +77,15 @@ extension BenchCommand {
                 ])
             }
             print(table.render())
+        }
+
+        /// The process each case runs in: tessera-dit-case beside this binary (the engine alone), or this
+        /// binary's `bench dit-case` when asked or when that is missing.
+        func caseRunner() throws -> (String, [String]) {
+            let executable = try TesseraExecutable.path()
+            let lean = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("tessera-dit-case").path
+            if !cliChild && FileManager.default.isExecutableFile(atPath: lean) { return (lean, []) }
+            return (executable, ["bench", "dit-case"])
         }
 
         func note(_ text: String) {
@@ -110,9 +123,7 @@ extension BenchCommand {
         @Option var threads: Int = 1
 
         func run() throws {
-            Compute.setThreads(threads)
-            let measurement = try DiTBenchmark.measure(weights: URL(fileURLWithPath: weights), inputs: inputs, repeats: repeats)
-            print(String(decoding: try JSONEncoder().encode(measurement), as: UTF8.self))
+            print(try DiTForwardCase.main(arguments: [weights, inputs, "\(repeats)", "--threads", "\(threads)"]))
         }
     }
 }

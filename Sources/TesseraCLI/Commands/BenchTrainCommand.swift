@@ -51,7 +51,7 @@ extension BenchCommand {
             let tokens = sizes[0] / config.patch[0] * sizes[1] / config.patch[1] * sizes[2] / config.patch[2]
             let median = seconds.sorted()[seconds.count / 2]
             print(String(format: "%@ preset, grid %@ (%d tokens): %.2f s per step (median of %d), peak RSS %@", preset, grid, tokens, median, steps,
-                         megabytes(DiTBenchmark.peakRSSBytes())))
+                         megabytes(ProcessMemory.peakRSSBytes())))
         }
     }
 }

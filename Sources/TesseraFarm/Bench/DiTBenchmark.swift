@@ -28,13 +28,7 @@ public enum DiTBenchmark {
     ]
 
     /// What a child reports for one case.
-    public struct Measurement: Sendable, Codable {
-        public var seconds: [Double]
-        public var peakRSSBytes: Int
-        /// Resident memory once weights and inputs are loaded, before the first forward: what the process
-        /// holds before the forward's own working memory (runtime, libraries, weights, inputs).
-        public var loadedRSSBytes: Int?
-    }
+    public typealias Measurement = DiTForwardCase.Measurement
 
     /// One line of the report.
     public struct Row: Sendable, Codable {
@@ -100,8 +94,8 @@ public enum DiTBenchmark {
         return best
     }
 
-    /// Deterministic random weights for a config (1/sqrt(fan-in) scale, norm weights 1), written with the
-    /// config JSON into `folder` for both sides to load.
+    /// Deterministic random weights for a config (1/sqrt(fan-in) scale, norm weights 1), written in
+    /// float16 — as `train export` ships models — with the config JSON into `folder` for both sides to load.
     public static func writeWeights(config: DiTConfig, folder: URL) throws {
         var tensors: [String: Tensor] = [:]
         var offset = 0
@@ -115,7 +109,7 @@ public enum DiTBenchmark {
             }
             offset += count
         }
-        try SafetensorsFile.write(tensors, to: folder.appendingPathComponent("dit.safetensors").path)
+        try SafetensorsFile.write(tensors, to: folder.appendingPathComponent("dit.safetensors").path, halfPrecision: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(config).write(to: folder.appendingPathComponent("dit.json"))
@@ -130,26 +124,6 @@ public enum DiTBenchmark {
             ["input.x": latent, "input.ctx": tokens, "input.y": pooled, "input.t": Tensor(shape: [1], storage: [0.7])],
             metadata: ["input.ctx_length": "12", "layout": benchCase.layoutName], to: path)
     }
-
-    /// Runs one case in this process: loads weights and inputs, times the forward, reports peak RSS.
-    public static func measure(weights folder: URL, inputs path: String, repeats: Int) throws -> Measurement {
-        let dit = try DiT(
-            configPath: folder.appendingPathComponent("dit.json").path, weightsPath: folder.appendingPathComponent("dit.safetensors").path)
-        let file = try SafetensorsFile(path: path)
-        let caption = Caption(tokens: try file.tensor("input.ctx"), length: Int(file.metadata["input.ctx_length"] ?? "") ?? 0, pooled: try file.tensor("input.y"))
-        let x = try file.tensor("input.x")
-        let loaded = currentRSSBytes()
-        var seconds: [Double] = []
-        for _ in 0..<max(1, repeats) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = try dit.velocity(x, time: 0.7, caption: caption)
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return Measurement(seconds: seconds, peakRSSBytes: peakRSSBytes(), loadedRSSBytes: loaded)
-    }
-
-    public static func currentRSSBytes() -> Int? { ProcessMemory.currentRSSBytes() }
-    public static func peakRSSBytes() -> Int { ProcessMemory.peakRSSBytes() }
 
     /// A row from a case, its FLOPs, the Tessera measurement and the numpy one.
     public static func row(_ benchCase: Case, config: DiTConfig, peak: Double, tessera: Measurement, numpy: Measurement?) -> Row {

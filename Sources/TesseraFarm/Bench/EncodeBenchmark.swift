@@ -1,5 +1,6 @@
 import Foundation
 import TesseraMedia
+import TesseraTensor
 
 /// `tessera bench encode`: H.264 encoding speed of Tessera's `VideoWriter` against the `ffmpeg` command line
 /// encoding the same raw frames with the same settings (libx264, preset, CRF, High profile, yuv420p,
@@ -138,7 +139,7 @@ public enum EncodeBenchmark {
         try writer.finish()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Measurement(
-            seconds: seconds, cpuSeconds: cpuSeconds() - cpuStart, processSeconds: nil, peakRSSBytes: DiTBenchmark.peakRSSBytes(),
+            seconds: seconds, cpuSeconds: cpuSeconds() - cpuStart, processSeconds: nil, peakRSSBytes: ProcessMemory.peakRSSBytes(),
             outputBytes: fileSize(output))
     }
 

@@ -124,7 +124,7 @@ public enum VAEBenchmark {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Measurement(
-            seconds: seconds, firstFrameSeconds: firstFrame, frames: frames, tiles: stream.tileCount, peakRSSBytes: DiTBenchmark.peakRSSBytes(),
+            seconds: seconds, firstFrameSeconds: firstFrame, frames: frames, tiles: stream.tileCount, peakRSSBytes: ProcessMemory.peakRSSBytes(),
             cacheFloats: stream.stateFloatCount, cpuSeconds: processCPUSeconds() - startCPU, stageCPUSeconds: stream.stageCPUSeconds ?? [],
             residentBytes: resident)
     }
