@@ -100,7 +100,7 @@ public struct Sampler: Sendable {
             throw SamplerError.stepOutOfRange(next: state.nextStep, total: state.totalSteps)
         }
         try requireValid(state.latent.shape)
-        let velocity = GuidedVelocity(denoiser: denoiser, scale: settings.guidance)
+        let velocity = GuidedVelocity(denoiser: denoiser, settings: settings)
         var x = state.latent  // [F, H, W, C]
         for i in state.nextStep..<settings.steps {
             let t = schedule.times[i]

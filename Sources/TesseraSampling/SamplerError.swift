@@ -15,6 +15,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidRefineStrength(Double)
     /// `startTime` must lie in (0, 1].
     case invalidStartTime(Double)
+    /// `guidanceInterval` must lie within [0, 1].
+    case invalidGuidanceInterval(Double, Double)
     /// The token count given to the sampler must be at least 1.
     case invalidTokens(Int)
     /// A latent shape with no dimensions or a dimension below 1.
@@ -49,6 +51,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
             "sampler refineStrength must lie in [0, 1], got \(s)"
         case .invalidStartTime(let t):
             "sampler startTime must lie in (0, 1], got \(t)"
+        case .invalidGuidanceInterval(let low, let high):
+            "sampler guidanceInterval must lie within [0, 1], got \(low)...\(high)"
         case .invalidTokens(let n):
             "sampler token count must be at least 1, got \(n)"
         case .invalidShape(let shape):

@@ -27,12 +27,13 @@ public enum Solver: String, Sendable, Hashable, CaseIterable {
 /// Classifier-free guidance over a denoiser: `v = v_u + g·(v_c − v_u)`.
 struct GuidedVelocity<D: Denoiser> {
     let denoiser: D
-    let scale: Float
+    let settings: SamplerSettings
 
     /// The guided velocity at `(latent, time)`. With `g = 1` the formula is exactly `v_c`, so only the
     /// conditional branch is evaluated: one network forward per velocity instead of two.
     func callAsFunction(_ latent: Tensor, time: Float) throws -> Tensor {
         let conditional = try checked(denoiser.velocity(latent, time: time, branch: .conditional), latent, time)
+        let scale = settings.guidance(at: time)
         if scale == 1 {
             return conditional
         }

@@ -160,6 +160,30 @@ import TesseraTensor
         #expect(Self.gap(result.latent, Tensor(shape: Self.shape, storage: noise.storage.map { $0 - v })) < 1e-5)
     }
 
+    /// Guidance applies only at the noise levels of its interval; elsewhere one conditional forward a step.
+    @Test func guidanceIntervalLimitsWhereGuidanceApplies() throws {
+        let steps = 6, g: Float = 4.5
+        let settings = try SamplerSettings(steps: steps, guidance: g, seed: 9, guidanceInterval: 0.5...1)
+        let denoiser = CountingDenoiser()
+        let sampler = try Sampler(settings: settings, tokens: 144)
+        let result = try sampler.sample(shape: Self.shape, denoiser: denoiser)
+        let times = sampler.schedule.times
+        let guided = (0..<steps).filter { times[$0] >= 0.5 }
+        #expect(!guided.isEmpty && guided.count < steps, "the interval must split this schedule: \(times)")
+        #expect(denoiser.calls[.conditional] == steps)
+        #expect(denoiser.calls[.unconditional] == guided.count)
+        // Euler with a velocity constant within each step: x_N = ε − Σ (t_i − t_{i+1})·v_i.
+        var shift: Float = 0
+        for i in 0..<steps {
+            let v: Float = guided.contains(i) ? -0.5 + g * (0.25 - -0.5) : 0.25
+            shift += (times[i] - times[i + 1]) * v
+        }
+        let noise = NoiseGenerator(seed: 9, stream: 0).tensor(shape: Self.shape)  // [F, H, W, C]
+        #expect(Self.gap(result.latent, Tensor(shape: Self.shape, storage: noise.storage.map { $0 - shift })) < 1e-5)
+        #expect(throws: SamplerError.invalidGuidanceInterval(-0.1, 1)) { try SamplerSettings(seed: 1, guidanceInterval: -0.1...1) }
+        #expect(throws: SamplerError.invalidGuidanceInterval(0, 1.5)) { try SamplerSettings(seed: 1, guidanceInterval: 0...1.5) }
+    }
+
     // MARK: refinement
 
     @Test func refinementStartFollowsSDEdit() throws {
@@ -246,6 +270,8 @@ import TesseraTensor
             try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 4, refineStrength: 0.5),
             try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.55),
             try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: nil),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5,
+                                guidanceInterval: 0.8...1),
         ]
         let hashes = Set([base.fingerprint(tokens: 144), base.fingerprint(tokens: 145)] + variants.map { $0.fingerprint(tokens: 144) })
         #expect(hashes.count == variants.count + 2)

@@ -115,6 +115,8 @@ struct SamplingOptions: ParsableArguments {
     var shiftBase: Double = 1
     @Option(help: "Noise level the prototype pass starts at, in (0, 1] (1 = pure noise).")
     var startTime: Double = 1
+    @Option(help: "Noise levels LOW,HIGH within [0, 1] at which the prototype's guidance applies (0,1 = every step); outside them one unguided forward a step.")
+    var guidanceInterval = "0,1"
 
     /// Checks the values and sets them on `settings`.
     func apply(to settings: inout RenderSettings) throws {
@@ -126,5 +128,15 @@ struct SamplingOptions: ParsableArguments {
         settings.solver = chosen
         settings.shiftBase = shiftBase
         settings.startTime = startTime
+        settings.guidanceInterval = try Self.interval(guidanceInterval)
+    }
+
+    /// `LOW,HIGH` with 0 ≤ LOW ≤ HIGH ≤ 1.
+    static func interval(_ text: String) throws -> ClosedRange<Double> {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1], low >= 0, low <= high, high <= 1 else {
+            throw CLIError("--guidance-interval must be LOW,HIGH with 0 ≤ LOW ≤ HIGH ≤ 1, not \(text)")
+        }
+        return low...high
     }
 }

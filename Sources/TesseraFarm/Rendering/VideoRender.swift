@@ -29,6 +29,8 @@ public struct RenderSettings: Sendable, Equatable {
     public var shiftBase: Double = 1
     /// The prototype pass's first noise level (`SamplerSettings.startTime`).
     public var startTime: Double = 1
+    /// The noise levels at which the prototype pass applies its guidance (`SamplerSettings.guidanceInterval`).
+    public var guidanceInterval: ClosedRange<Double> = 0...1
 
     public init(
         prompt: String, seed: UInt64, orientation: JobSpec.Orientation = .landscape, frames: Int, fps: Int = 24, steps: Int = 30,
@@ -78,6 +80,11 @@ public struct RenderSettings: Sendable, Equatable {
             hash.add(Array("|\(solver.rawValue)".utf8))
             hash.add(shiftBase.bitPattern)
             hash.add(startTime.bitPattern)
+        }
+        if guidanceInterval != 0...1 {
+            hash.add(Array("|guidance-interval".utf8))
+            hash.add(guidanceInterval.lowerBound.bitPattern)
+            hash.add(guidanceInterval.upperBound.bitPattern)
         }
         return hash.hex
     }
@@ -205,7 +212,7 @@ public struct VideoRender: Sendable {
         let prototypeSampler = try Sampler(
             settings: SamplerSettings(
                 steps: settings.steps, solver: settings.solver, guidance: settings.guidance, shiftBase: settings.shiftBase, seed: settings.seed,
-                startTime: settings.startTime),
+                startTime: settings.startTime, guidanceInterval: settings.guidanceInterval),
             tokens: plan.prototypeTokens)
         var prototype: Tensor
         if let done = try artifacts.loadState(prototypeKey), done.isComplete, done.latent.shape == plan.prototypeShape {
