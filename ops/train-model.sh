@@ -3,7 +3,8 @@
 # models/default: the VAE, then the DiT on the VAE's latents, then the float16 export and the measurements.
 # Every stage resumes from its checkpoint when run again (kill it at any moment). Budgets in minutes:
 # VAE_MINUTES (60), DIT_MINUTES (97) and IMAGE_MINUTES (23, the DiT's fine-tune on still images), three
-# hours in all — on this machine each stage finishes inside its budget (60, 96 and 23 minutes measured); RUNS names the folder of the runs (runs/, git-ignored).
+# hours in all — on this machine each stage finishes inside its budget (60, 96 and 23 minutes measured).
+# RUNS names the folder of the runs (runs/, git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
