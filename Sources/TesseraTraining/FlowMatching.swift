@@ -104,7 +104,7 @@ public struct FlowMatchingTrainer {
     public mutating func step(_ batch: [FlowSample]) throws -> (loss: Float, gradientNorm: Float) {
         precondition(!batch.isEmpty, "an empty batch")
         let step = optimizer.step
-        let (gradients, losses) = try batchGradients(batch.count) { index in
+        let (gradients, losses) = try batchGradients(batch.count, cost: { batch[$0].latent.count }) { index in
             let (tape, graph, loss) = try loss(batch[index], step: step, index: index)
             tape.backward(from: loss)
             return SampleGradients(gradients: TesseraTraining.gradients(on: tape, weights: graph.weights), losses: [tape.value(loss).storage[0]])

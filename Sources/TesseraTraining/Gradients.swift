@@ -32,24 +32,35 @@ struct SampleGradients {
 
 /// Runs `sample` for indices `0..<count`, up to `Compute.threads` at once (each sample builds its own tape,
 /// so samples share nothing but the read-only weights), then sums the gradients in index order — the result
-/// is the same at any thread count — and averages them. Returns the averaged gradients and each reported
-/// loss averaged over the samples.
+/// is the same at any thread count and in any order the samples ran — and averages them. Returns the
+/// averaged gradients and each reported loss averaged over the samples.
 ///
 /// Data parallelism over the batch is what makes a second core pay in training: the tape's operations on
-/// one small sample are too short to split well.
-func batchGradients(_ count: Int, _ sample: (Int) throws -> SampleGradients) throws -> (gradients: [String: Tensor], losses: [Float]) {
+/// one small sample are too short to split well. Samples of a batch can differ ninefold in cost (an image
+/// beside a 33-frame clip), so they start in decreasing `cost` and each thread takes the next one when it
+/// is done (longest first): the threads finish close together instead of one waiting on the other.
+func batchGradients(
+    _ count: Int, cost: (Int) -> Int = { _ in 1 }, _ sample: (Int) throws -> SampleGradients
+) throws -> (gradients: [String: Tensor], losses: [Float]) {
     precondition(count > 0, "an empty batch")
+    let order = longestFirst(count, cost: cost)
+    let results = try Compute.map(count) { try sample(order[$0]) }
+    var byIndex = [SampleGradients?](repeating: nil, count: count)
+    for (position, index) in order.enumerated() { byIndex[index] = results[position] }
     var gradients: [String: Tensor] = [:]
     var losses: [Float] = []
-    let group = max(1, Compute.threads)
-    for start in stride(from: 0, to: count, by: group) {
-        for result in try Compute.map(min(count, start + group) - start, { try sample(start + $0) }) {
-            accumulate(&gradients, result.gradients)
-            if losses.isEmpty { losses = result.losses } else { for i in losses.indices { losses[i] += result.losses[i] } }
-        }
+    for case let result? in byIndex {
+        accumulate(&gradients, result.gradients)
+        if losses.isEmpty { losses = result.losses } else { for i in losses.indices { losses[i] += result.losses[i] } }
     }
     scaleGradients(&gradients, by: 1 / Float(count))
     return (gradients, losses.map { $0 / Float(count) })
+}
+
+/// Indices `0..<count` in decreasing `cost`, ties in index order.
+func longestFirst(_ count: Int, cost: (Int) -> Int) -> [Int] {
+    let costs = (0..<count).map(cost)
+    return (0..<count).sorted { costs[$0] != costs[$1] ? costs[$0] > costs[$1] : $0 < $1 }
 }
 
 /// The gradients of `weights` on `tape` after its backward pass.

@@ -163,6 +163,31 @@ import TesseraTensor
         #expect(resumed.parameters == straight.parameters)
         #expect(resumed.optimizer.average == straight.optimizer.average)
     }
+
+    /// A batch of samples of different lengths runs longest first, but its gradients are summed in batch
+    /// order: the step is bit-identical at one thread and at three, and changes when the batch is reordered.
+    @Test func aMixedBatchStepsTheSameAtAnyThreadCount() throws {
+        let (_, sample) = try Self.tinyTrainer()
+        func clip(frames: Int, phase: Float) -> FlowSample {
+            var latent = Tensor(zeros: [frames, 4, 4, DiTConfig.tiny.latentChannels])
+            for i in 0..<latent.count { latent.storage[i] = sin(Float(i) * 0.37 + phase) }
+            return FlowSample(latent: latent, caption: sample.caption)
+        }
+        let batch = [clip(frames: 1, phase: 0), clip(frames: 4, phase: 1), clip(frames: 2, phase: 2), clip(frames: 1, phase: 3)]
+        #expect(longestFirst(batch.count, cost: { batch[$0].latent.count }) == [1, 2, 0, 3])
+        let before = Compute.threads
+        defer { Compute.setThreads(before) }
+        func weights(threads: Int, order: [Int]) throws -> [String: Tensor] {
+            Compute.setThreads(threads)
+            var (trainer, _) = try Self.tinyTrainer()
+            for _ in 0..<2 { try trainer.step(order.map { batch[$0] }) }
+            return trainer.parameters
+        }
+        let serial = try weights(threads: 1, order: [0, 1, 2, 3])
+        #expect(try weights(threads: 3, order: [0, 1, 2, 3]) == serial)
+        #expect(try weights(threads: 2, order: [0, 1, 2, 3]) == serial)
+        #expect(try weights(threads: 1, order: [3, 2, 1, 0]) != serial, "each sample draws its noise by batch position")
+    }
 }
 
 @Suite struct TrainingLogTests {

@@ -284,11 +284,16 @@ extension TrainCommand {
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 let batch = try window.batch(at: step) { clips in
-                    try Compute.map(clips.count) { n in
+                    let example = { (n: Int) throws -> FlowSample in
                         let (latent, caption) = try WorldLatents.sample(
                             seed: options.seed, step: clips[n].step, index: clips[n].index, vae: autoencoder, folder: folder, frameChoices: frameChoices)
                         return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
                     }
+                    // Clips of one length encode side by side, one a thread; clips of different lengths one after
+                    // the other, each with every thread in the VAE's kernels — an image beside a 33-frame clip
+                    // would leave a thread waiting. The latents are the same bits either way.
+                    let lengths = Set(clips.map { WorldLatents.frames(seed: options.seed, step: $0.step, index: $0.index, frameChoices: frameChoices) })
+                    return lengths.count == 1 ? try Compute.map(clips.count, example) : try (0..<clips.count).map(example)
                 }
                 return try trainer.step(batch)
             } detail: { smoothed in
@@ -468,9 +473,14 @@ enum WorldLatents {
 
     /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example: a world
     /// clip, or a clip of one of the videos in `folder`.
+    /// The frame count of example (step, index): what `sample` renders or cuts.
+    static func frames(seed: UInt64, step: Int, index: Int, frameChoices: [Int] = frameChoices) -> Int {
+        frameChoices[Int(key(seed: seed, step: step, index: index) % UInt64(frameChoices.count))]
+    }
+
     static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices) throws -> (Tensor, String) {
         let k = key(seed: seed, step: step, index: index)
-        let frames = frameChoices[Int(k % UInt64(frameChoices.count))]
+        let frames = frames(seed: seed, step: step, index: index, frameChoices: frameChoices)
         if let folder {
             let (video, caption) = try folder.clip(key: k, frames: frames)
             return (try vae.encoder.encode(video), caption)
