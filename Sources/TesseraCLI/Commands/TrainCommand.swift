@@ -471,13 +471,13 @@ enum WorldLatents {
         seed &* 0xD6E8_FEB8_6659_FD93 &+ UInt64(step) &* 1_000_003 &+ UInt64(index)
     }
 
-    /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example: a world
-    /// clip, or a clip of one of the videos in `folder`.
     /// The frame count of example (step, index): what `sample` renders or cuts.
     static func frames(seed: UInt64, step: Int, index: Int, frameChoices: [Int] = frameChoices) -> Int {
         frameChoices[Int(key(seed: seed, step: step, index: index) % UInt64(frameChoices.count))]
     }
 
+    /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example: a world
+    /// clip, or a clip of one of the videos in `folder`.
     static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices) throws -> (Tensor, String) {
         let k = key(seed: seed, step: step, index: index)
         let frames = frames(seed: seed, step: step, index: index, frameChoices: frameChoices)
