@@ -35,6 +35,11 @@ extension Tape {
     /// Multi-head attention `softmax(q·kᵀ/sqrt(Dh))·v` within groups, with the probabilities kept for the
     /// backward pass (training grids are small). Gradients per group and head, with `P` the probabilities:
     /// `dv = Pᵀ·do`, `dS = P ⊙ (do·vᵀ − rowsum(P ⊙ do·vᵀ))`, `dq = dS·k/sqrt(Dh)`, `dk = dSᵀ·q/sqrt(Dh)`.
+    ///
+    /// Each (group, head) is one unit of work on one thread: its rows are read and written in place through
+    /// strided products (a group's rows are `stride` rows apart), the softmax runs in base 2 with the
+    /// engine's vectorized `2^x` (log2 e folded into the score scale), and the backward adds into the
+    /// gradients with `beta = 1` — groups are disjoint, so no two units touch the same rows of one head.
     public func attention(q qv: Variable, k kv: Variable, v vv: Variable, heads: Int, groups: [AttentionGroup]) -> Variable {
         let q = value(qv), k = value(kv), v = value(vv)
         let d = q.columns, dh = d / heads
@@ -44,12 +49,6 @@ extension Tape {
         // probabilities[unit] = P [queries, keys] of that group and head.
         nonisolated(unsafe) var probabilities = [[Float]](repeating: [], count: units)
         var out = Tensor(zeros: q.shape)
-        func rows(_ start: Int, _ stride: Int, _ count: Int) -> [Int] { (0..<count).map { start + $0 * stride } }
-        func gather(_ t: UnsafePointer<Float>, _ rows: [Int], _ head: Int) -> [Float] {
-            var m = [Float](repeating: 0, count: rows.count * dh)
-            for (i, r) in rows.enumerated() { for c in 0..<dh { m[i * dh + c] = t[r * d + head * dh + c] } }
-            return m
-        }
         q.storage.withUnsafeBufferPointer { qs in
             k.storage.withUnsafeBufferPointer { ks in
                 v.storage.withUnsafeBufferPointer { vs in
@@ -58,24 +57,24 @@ extension Tape {
                         probabilities.withUnsafeMutableBufferPointer { ps in
                             let pp = ps.baseAddress!
                             Compute.parallel(units) { unit in
-                                let group = groups[unit / heads], head = unit % heads
-                                let nq = group.queries, nk = group.keys
+                                let group = groups[unit / heads], column = (unit % heads) * dh
+                                let nq = group.queries, nk = group.keys, ld = group.stride * d
                                 guard nq > 0, nk > 0 else { return }
-                                let qRows = rows(group.q, group.stride, nq), kRows = rows(group.k, group.stride, nk)
-                                let qg = gather(qp, qRows, head), kg = gather(kp, kRows, head), vg = gather(vp, kRows, head)
-                                var p = [Float](repeating: 0, count: nq * nk)
-                                serialProduct(m: nq, n: nk, k: dh, a: qg, lda: dh, transposeA: false, b: kg, ldb: dh, transposeB: true, c: &p, ldc: nk, alpha: scale)
-                                for i in 0..<nq {
-                                    var top = -Float.infinity
-                                    for j in 0..<nk { top = max(top, p[i * nk + j]) }
-                                    var total: Float = 0
-                                    for j in 0..<nk { p[i * nk + j] = exp(p[i * nk + j] - top); total += p[i * nk + j] }
-                                    for j in 0..<nk { p[i * nk + j] /= total }
+                                let qRows = qp + group.q * d + column, kRows = kp + group.k * d + column, vRows = vp + group.k * d + column
+                                (pp + unit).pointee = [Float](unsafeUninitializedCapacity: nq * nk) { p, initialized in
+                                    let scores = p.baseAddress!
+                                    // Scores in units of log2, so the softmax is 2^(s − max) / Σ.
+                                    Linear.gemm(m: nq, n: nk, k: dh, a: qRows, lda: ld, transposeA: false, b: kRows, ldb: ld, transposeB: true,
+                                                c: scores, ldc: nk, beta: 0, alpha: scale * 1.442_695_04)
+                                    for i in 0..<nq {
+                                        let row = scores + i * nk
+                                        let total = FastMath.exp2ShiftedSum(row, count: nk, shift: FastMath.maximum(row, count: nk, start: -Float.infinity))
+                                        FastMath.scale(row, count: nk, by: 1 / total)
+                                    }
+                                    Linear.gemm(m: nq, n: dh, k: nk, a: scores, lda: nk, transposeA: false, b: vRows, ldb: ld, transposeB: false,
+                                                c: op + group.q * d + column, ldc: ld, beta: 0)
+                                    initialized = nq * nk
                                 }
-                                var o = [Float](repeating: 0, count: nq * dh)
-                                serialProduct(m: nq, n: dh, k: nk, a: p, lda: nk, transposeA: false, b: vg, ldb: dh, transposeB: false, c: &o, ldc: dh)
-                                for (i, r) in qRows.enumerated() { for c in 0..<dh { op[r * d + head * dh + c] = o[i * dh + c] } }
-                                (pp + unit).pointee = p
                             }
                         }
                     }
@@ -95,32 +94,31 @@ extension Tape {
                                         let qp = qs.baseAddress!, kp = ks.baseAddress!, vp = vs.baseAddress!, gp = gs.baseAddress!
                                         let dqp = dqs.baseAddress!, dkp = dks.baseAddress!, dvp = dvs.baseAddress!
                                         Compute.parallel(units) { unit in
-                                            let group = groups[unit / heads], head = unit % heads
-                                            let nq = group.queries, nk = group.keys
+                                            let group = groups[unit / heads], column = (unit % heads) * dh
+                                            let nq = group.queries, nk = group.keys, ld = group.stride * d
                                             guard nq > 0, nk > 0 else { return }
-                                            let qRows = rows(group.q, group.stride, nq), kRows = rows(group.k, group.stride, nk)
-                                            let qg = gather(qp, qRows, head), kg = gather(kp, kRows, head), vg = gather(vp, kRows, head)
-                                            let og = gather(gp, qRows, head)
-                                            let p = saved[unit]
-                                            var dvg = [Float](repeating: 0, count: nk * dh)
-                                            serialProduct(m: nk, n: dh, k: nq, a: p, lda: nk, transposeA: true, b: og, ldb: dh, transposeB: false, c: &dvg, ldc: dh)
-                                            var ds = [Float](repeating: 0, count: nq * nk)
-                                            serialProduct(m: nq, n: nk, k: dh, a: og, lda: dh, transposeA: false, b: vg, ldb: dh, transposeB: true, c: &ds, ldc: nk)
-                                            for i in 0..<nq {
-                                                var dot: Float = 0
-                                                for j in 0..<nk { dot += ds[i * nk + j] * p[i * nk + j] }
-                                                for j in 0..<nk { ds[i * nk + j] = p[i * nk + j] * (ds[i * nk + j] - dot) }
-                                            }
-                                            var dqg = [Float](repeating: 0, count: nq * dh), dkg = [Float](repeating: 0, count: nk * dh)
-                                            serialProduct(m: nq, n: dh, k: nk, a: ds, lda: nk, transposeA: false, b: kg, ldb: dh, transposeB: false, c: &dqg, ldc: dh, alpha: scale)
-                                            serialProduct(m: nk, n: dh, k: nq, a: ds, lda: nk, transposeA: true, b: qg, ldb: dh, transposeB: false, c: &dkg, ldc: dh, alpha: scale)
-                                            for (i, r) in qRows.enumerated() { for c in 0..<dh { dqp[r * d + head * dh + c] += dqg[i * dh + c] } }
-                                            for (j, r) in kRows.enumerated() {
-                                                for c in 0..<dh {
-                                                    dkp[r * d + head * dh + c] += dkg[j * dh + c]
-                                                    dvp[r * d + head * dh + c] += dvg[j * dh + c]
+                                            let queryOffset = group.q * d + column, keyOffset = group.k * d + column
+                                            let ds = UnsafeMutablePointer<Float>.allocate(capacity: nq * nk)  // [nq, nk]
+                                            defer { ds.deallocate() }
+                                            saved[unit].withUnsafeBufferPointer { pb in
+                                                let p = pb.baseAddress!
+                                                // dv += Pᵀ·do; dS = do·vᵀ, then P ⊙ (dS − rowsum(P ⊙ dS)).
+                                                Linear.gemm(m: nk, n: dh, k: nq, a: p, lda: nk, transposeA: true, b: gp + queryOffset, ldb: ld,
+                                                            transposeB: false, c: dvp + keyOffset, ldc: ld, beta: 1)
+                                                Linear.gemm(m: nq, n: nk, k: dh, a: gp + queryOffset, lda: ld, transposeA: false, b: vp + keyOffset,
+                                                            ldb: ld, transposeB: true, c: ds, ldc: nk, beta: 0)
+                                                for i in 0..<nq {
+                                                    let dsRow = ds + i * nk, pRow = p + i * nk
+                                                    var dot: Float = 0
+                                                    for j in 0..<nk { dot += dsRow[j] * pRow[j] }
+                                                    for j in 0..<nk { dsRow[j] = pRow[j] * (dsRow[j] - dot) }
                                                 }
                                             }
+                                            // dq += dS·k/sqrt(Dh); dk += dSᵀ·q/sqrt(Dh).
+                                            Linear.gemm(m: nq, n: dh, k: nk, a: ds, lda: nk, transposeA: false, b: kp + keyOffset, ldb: ld,
+                                                        transposeB: false, c: dqp + queryOffset, ldc: ld, beta: 1, alpha: scale)
+                                            Linear.gemm(m: nk, n: dh, k: nq, a: ds, lda: nk, transposeA: true, b: qp + queryOffset, ldb: ld,
+                                                        transposeB: false, c: dkp + keyOffset, ldc: ld, beta: 1, alpha: scale)
                                         }
                                     }
                                 }
@@ -130,22 +128,6 @@ extension Tape {
                 }
             }
             return [dq, dk, dv]
-        }
-    }
-}
-
-/// One single-threaded matrix product on arrays (inside a parallel loop, where the engine's threaded
-/// products must not be nested).
-func serialProduct(
-    m: Int, n: Int, k: Int, a: [Float], lda: Int, transposeA: Bool, b: [Float], ldb: Int, transposeB: Bool, c: inout [Float], ldc: Int,
-    alpha: Float = 1
-) {
-    a.withUnsafeBufferPointer { ap in
-        b.withUnsafeBufferPointer { bp in
-            c.withUnsafeMutableBufferPointer { cp in
-                Linear.gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, transposeA: transposeA, b: bp.baseAddress!, ldb: ldb,
-                            transposeB: transposeB, c: cp.baseAddress!, ldc: ldc, beta: 0, alpha: alpha)
-            }
         }
     }
 }
