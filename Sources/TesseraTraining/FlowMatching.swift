@@ -102,14 +102,21 @@ public struct FlowMatchingTrainer {
     /// gradient norm before clipping.
     @discardableResult
     public mutating func step(_ batch: [FlowSample]) throws -> (loss: Float, gradientNorm: Float) {
+        let result = try step(batch, alongside: [SideJob<Void>]())
+        return (result.loss, result.gradientNorm)
+    }
+
+    /// `step`, with `side` jobs run in the same pool as the batch's samples (the next step's clips): their
+    /// results, in order. The step's bits do not depend on them.
+    public mutating func step<Side>(_ batch: [FlowSample], alongside side: [SideJob<Side>]) throws -> (loss: Float, gradientNorm: Float, side: [Side]) {
         precondition(!batch.isEmpty, "an empty batch")
         let step = optimizer.step
-        let (gradients, losses) = try batchGradients(batch.count, cost: { batch[$0].latent.count }) { index in
+        let (gradients, losses, sideResults) = try batchGradients(batch.count, cost: { batch[$0].latent.count }, side: side) { index in
             let (tape, graph, loss) = try loss(batch[index], step: step, index: index)
             tape.backward(from: loss)
             return SampleGradients(gradients: TesseraTraining.gradients(on: tape, weights: graph.weights), losses: [tape.value(loss).storage[0]])
         }
         let norm = optimizer.update(&parameters, gradients: gradients)
-        return (losses[0], norm)
+        return (losses[0], norm, sideResults)
     }
 }

@@ -32,6 +32,17 @@ public struct ReuseWindow<Sample> {
         kept = kept.filter { $0.key.step > step }
         return batch
     }
+
+    /// The clips step `step` needs that are not kept: what to encode ahead of it (after `batch(at: step − 1)`,
+    /// the `fresh` clips of its newest data step).
+    public func missing(at step: Int) -> [DataClip] {
+        clips(at: step).filter { kept[$0] == nil }
+    }
+
+    /// Keeps a clip encoded ahead of the step that first uses it.
+    public mutating func keep(_ clip: DataClip, _ sample: Sample) {
+        kept[clip] = sample
+    }
 }
 
 

@@ -188,6 +188,33 @@ import TesseraTensor
         #expect(try weights(threads: 2, order: [0, 1, 2, 3]) == serial)
         #expect(try weights(threads: 1, order: [3, 2, 1, 0]) != serial, "each sample draws its noise by batch position")
     }
+
+    /// Side jobs (the next step's clips) run in the pool of a step's samples and come back in their order;
+    /// the step's weights are the same bits as without them, at one thread and at two.
+    @Test func sideJobsLeaveTheStepUnchanged() throws {
+        let (_, sample) = try Self.tinyTrainer()
+        let before = Compute.threads
+        defer { Compute.setThreads(before) }
+        Compute.setThreads(1)
+        var (plain, _) = try Self.tinyTrainer()
+        for _ in 0..<2 { try plain.step([sample, sample]) }
+        for threads in [1, 2] {
+            Compute.setThreads(threads)
+            var (trainer, _) = try Self.tinyTrainer()
+            var results: [[Int]] = []
+            for step in 0..<2 {
+                // A large cost runs the job first, a small one after the samples.
+                let side = [SideJob(cost: 1_000_000) { [step, 0] }, SideJob(cost: 0) { [step, 1] }]
+                results += try trainer.step([sample, sample], alongside: side).side
+            }
+            #expect(results == [[0, 0], [0, 1], [1, 0], [1, 1]])
+            #expect(trainer.parameters == plain.parameters, "\(threads) thread(s)")
+        }
+        let failing = [SideJob<Int>(cost: 1) { throw TrainingError.badData("a side job failed") }]
+        var (trainer, _) = try Self.tinyTrainer()
+        #expect(throws: TrainingError.self) { try trainer.step([sample], alongside: failing) }
+        #expect(trainer.optimizer.step == 0, "a failed side job fails the step before the update")
+    }
 }
 
 @Suite struct TrainingLogTests {
@@ -234,6 +261,22 @@ import TesseraTensor
         }
         var resumed = ReuseWindow<DataClip>(batch: 6, reuse: 3)
         for step in 4..<10 { #expect(resumed.batch(at: step) { $0 } == batches[step]) }
+        // Encoding ahead: after step s, `missing(at: s + 1)` names the clips step s + 1 would encode; kept
+        // ahead of it, step s + 1 encodes nothing and its batch is the same.
+        var ahead = ReuseWindow<DataClip>(batch: 6, reuse: 3)
+        var aheadMade: [DataClip] = []
+        for step in 0..<10 {
+            let batch = ahead.batch(at: step) { clips in
+                aheadMade += clips
+                return clips
+            }
+            #expect(batch == batches[step])
+            let next = ahead.missing(at: step + 1)
+            #expect(next == (0..<2).map { DataClip(step: step + 3, index: $0) })
+            for clip in next { ahead.keep(clip, clip) }
+            #expect(ahead.missing(at: step + 1).isEmpty)
+        }
+        #expect(aheadMade.count == 6, "only the first step encodes in the batch")
         var once = ReuseWindow<DataClip>(batch: 4, reuse: 1)
         #expect(once.batch(at: 7) { $0 } == (0..<4).map { .init(step: 7, index: $0) }, "reuse 1 is the plain one-use batch")
     }
