@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraMedia
+import TesseraModels
 import TesseraTensor
 
 @testable import TesseraCLI
@@ -98,15 +99,36 @@ import TesseraTensor
         #expect(vaeLog.split(separator: "\n").count == 3, "a header and two steps")
         #expect(FileManager.default.fileExists(atPath: vae.appendingPathComponent("vae.safetensors").path))
 
-        try FileManager.default.createDirectory(at: dit, withIntermediateDirectories: true)
-        try #"{"latentScale": 1}"#.write(to: dit.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
-        var train = try TesseraCommand.parseAsRoot([
-            "train", "dit", "--vae", vae.path, "--data", folder.path, "--out", dit.path, "--steps", "1", "--batch", "1", "--threads", "1",
-            "--text-encoder", VideoRenderTests.textEncoder.path,
-        ])
-        try train.run()
+        // The DiT, narrowed by --width and --depth: three steps straight, and the same three stopped after the first
+        // (a --minutes budget already spent) and resumed. Straight, step 1's new clip is encoded beside step 0's
+        // samples; resumed, in step 1's own batch: the checkpoints must be the same bits.
+        func trainDiT(_ out: URL, _ extra: [String] = []) throws {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            try #"{"latentScale": 1}"#.write(to: out.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
+            var train = try TesseraCommand.parseAsRoot([
+                "train", "dit", "--vae", vae.path, "--data", folder.path, "--out", out.path, "--steps", "3", "--batch", "2", "--reuse", "2",
+                "--width", "64", "--depth", "1", "--threads", "1", "--text-encoder", VideoRenderTests.textEncoder.path,
+            ] + extra)
+            try train.run()
+        }
+        let resumed = folder.appendingPathComponent("dit-resumed")
+        try trainDiT(dit)
+        try trainDiT(resumed, ["--minutes", "0.000001"])
+        #expect(try TrainCommandTests.weights(resumed).count > 0)
+        #expect(try TrainCommandTests.weights(resumed) != TrainCommandTests.weights(dit), "stopped after one step")
+        try trainDiT(resumed)
+        #expect(try TrainCommandTests.weights(resumed) == TrainCommandTests.weights(dit), "resumed = straight, whichever path encoded a clip")
         let ditLog = try String(contentsOf: dit.appendingPathComponent("loss.csv"), encoding: .utf8)
-        let loss = ditLog.split(separator: "\n").dropFirst().first.flatMap { Float($0.split(separator: ",")[1]) }
-        #expect(loss.map { $0.isFinite && $0 > 0 } == true, "one finite DiT loss: \(ditLog)")
+        let losses = ditLog.split(separator: "\n").dropFirst().compactMap { Float($0.split(separator: ",")[1]) }
+        #expect(losses.count == 3 && losses.allSatisfy { $0.isFinite && $0 > 0 }, "three finite DiT losses: \(ditLog)")
+        let config = try DiTConfig.load(dit.appendingPathComponent("dit.json").path)
+        #expect(config.hidden == 64 && config.heads == 1 && config.depth == 1)
+        do {
+            var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", vae.path, "--out", dit.path, "--width", "100"])
+            try command.run()
+            Issue.record("--width 100 was accepted")
+        } catch {
+            #expect("\(error)".contains("--width must be a positive multiple of 64"), "\(error)")
+        }
     }
 }

@@ -204,6 +204,10 @@ extension TrainCommand {
         var frames = "1,5,9,17,33"
         @Option(help: "Share of samples trained at a noise level drawn uniformly from [0.85, 1], where every render starts.")
         var highNoiseShare: Float = 0
+        @Option(help: "The DiT's width (a multiple of 64: one head per 64 channels); the world preset's is 256.")
+        var width = DiTConfig.world.hidden
+        @Option(help: "The DiT's number of blocks; the world preset's is 6.")
+        var depth = DiTConfig.world.depth
         @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
         var initFolder: String?
 
@@ -212,6 +216,8 @@ extension TrainCommand {
             HeapSettings.keepFreedMemory()
             guard reuse >= 1, options.batch % reuse == 0 else { throw CLIError("--reuse must be at least 1 and divide --batch (\(options.batch)), not \(reuse)") }
             let frameChoices = try WorldLatents.parseFrames(frames)
+            guard width >= 64, width % 64 == 0 else { throw CLIError("--width must be a positive multiple of 64 (one head per 64 channels), not \(width)") }
+            guard depth >= 1 else { throw CLIError("--depth must be at least 1, not \(depth)") }
             guard (0...1).contains(factorizedShare) else { throw CLIError("--factorized-share must be in 0…1, not \(factorizedShare)") }
             guard (0...1).contains(highNoiseShare) else { throw CLIError("--high-noise-share must be in 0…1, not \(highNoiseShare)") }
             let resuming = FileManager.default.fileExists(atPath: options.checkpointPath)
@@ -241,8 +247,9 @@ extension TrainCommand {
             }
             config.patch = [1, side, side]
             config.latentChannels = autoencoder.config.latentChannels
+            (config.hidden, config.heads, config.depth) = (width, width / 64, depth)
             if let start, start.config != config {
-                throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE needs (\(config.patch) patches of \(config.latentChannels) channels, the world preset)")
+                throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
