@@ -93,6 +93,29 @@ import TesseraTensor
         }
     }
 
+    /// Grids large enough that every product goes to `cblas_sgemm` with strided rows (the small ones above use
+    /// the plain loop): the forward against the engine's attention group by group, the backward against
+    /// finite differences.
+    @Test(arguments: [[2, 12, 12, 0], [2, 12, 12, 1], [32, 3, 3, 2]])
+    func attentionAtBLASSizes(_ shape: [Int]) {
+        let grid = Attention.Grid(frames: shape[0], height: shape[1], width: shape[2])
+        let groups = [AttentionGroup.all(queries: grid.count, keys: grid.count), AttentionGroup.spatial(grid), AttentionGroup.temporal(grid)][shape[3]]
+        let inputs = (0..<3).map { Self.random([grid.count, 128], seed: 40 + UInt64($0)) }
+        let tape = Tape()
+        let out = tape.value(tape.attention(q: tape.constant(inputs[0]), k: tape.constant(inputs[1]), v: tape.constant(inputs[2]), heads: 2, groups: groups))
+        var worst: Float = 0
+        for group in groups {
+            let rows = (0..<group.queries).map { group.q + $0 * group.stride }
+            func gather(_ t: Tensor) -> Tensor { Tensor(shape: [rows.count, 128], storage: rows.flatMap { Array(t.storage[($0 * 128)..<($0 * 128 + 128)]) }) }
+            let expected = Attention.attend(q: gather(inputs[0]), k: gather(inputs[1]), v: gather(inputs[2]), heads: 2)
+            for (i, row) in rows.enumerated() {
+                for c in 0..<128 { worst = max(worst, abs(out.storage[row * 128 + c] - expected.storage[i * 128 + c])) }
+            }
+        }
+        #expect(worst < 1e-5, "largest difference from the engine \(worst)")
+        check(inputs) { t, v in t.attention(q: v[0], k: v[1], v: v[2], heads: 2, groups: groups) }
+    }
+
     @Test func aWrongGradientFailsTheCheck() {
         // The check itself: a deliberately wrong backward (GELU's derivative without its second term) is caught.
         let x = Self.random([4, 6], seed: 24, scale: 2)
