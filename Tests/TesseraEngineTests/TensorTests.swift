@@ -30,6 +30,38 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
         #expect(maxDifference(Linear.forward(x, weight: w, bias: nil), ReferenceKernels.linear(x, weight: w, bias: nil)) < 1e-4)
     }
 
+    /// Products below the BLAS threshold: every transpose, with alpha and beta, against the dot-product
+    /// loop written out — bit for bit (each sum in the same order), and with leading dimensions wider than
+    /// the operands (sub-blocks of larger matrices).
+    @Test(arguments: [false, true], [false, true])
+    func smallProductsAreTheDotProductLoopBitForBit(_ transposeA: Bool, _ transposeB: Bool) {
+        let (m, n, k) = (5, 7, 9)
+        let lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 1
+        let a = testTensor([(transposeA ? k : m) * lda], seed: 4).storage, b = testTensor([(transposeB ? n : k) * ldb], seed: 5).storage
+        let start = testTensor([m * ldc], seed: 6).storage
+        for (alpha, beta) in [(Float(1), Float(0)), (0.7, 1), (1.3, 0.5)] {
+            var fast = start, expected = start
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    fast.withUnsafeMutableBufferPointer { cp in
+                        Linear.gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, transposeA: transposeA, b: bp.baseAddress!, ldb: ldb,
+                                    transposeB: transposeB, c: cp.baseAddress!, ldc: ldc, beta: beta, alpha: alpha)
+                    }
+                }
+            }
+            for row in 0..<m {
+                for column in 0..<n {
+                    var sum: Float = 0
+                    for p in 0..<k {
+                        sum += (transposeA ? a[p * lda + row] : a[row * lda + p]) * (transposeB ? b[column * ldb + p] : b[p * ldb + column])
+                    }
+                    expected[row * ldc + column] = alpha * sum + (beta == 0 ? 0 : beta * expected[row * ldc + column])
+                }
+            }
+            #expect(fast.map(\.bitPattern) == expected.map(\.bitPattern), "alpha \(alpha), beta \(beta)")
+        }
+    }
+
     @Test func aPerturbedWeightIsNoticed() {
         let x = testTensor([64, 96], seed: 1), w = testTensor([80, 96], seed: 2, scale: 0.2)
         var perturbed = w

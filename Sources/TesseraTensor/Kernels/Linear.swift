@@ -89,6 +89,41 @@ public enum Linear {
         }
     }
 
+    /// The plain loop for small products. Each output is `Σ_p a·b` summed in order of `p` from zero, then
+    /// `alpha·sum + beta·c`; the loop runs over a row of B at a time (B transposed into a `[k, n]` copy first
+    /// when it comes as `[n, k]`), so the compiler vectorizes across the columns without reordering any sum.
+    static func smallGemm(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: UnsafePointer<Float>, ldb: Int,
+        transposeB: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, alpha: Float
+    ) {
+        let rowsOfB = UnsafeMutablePointer<Float>.allocate(capacity: transposeB ? k * n : 0)  // B as [k, n]
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer {
+            rowsOfB.deallocate()
+            sums.deallocate()
+        }
+        if transposeB {
+            for column in 0..<n {
+                for p in 0..<k { rowsOfB[p * n + column] = b[column * ldb + p] }
+            }
+        }
+        let bRows = transposeB ? UnsafePointer(rowsOfB) : b, bStride = transposeB ? n : ldb
+        for row in 0..<m {
+            sums.update(repeating: 0, count: n)
+            for p in 0..<k {
+                let av = transposeA ? a[p * lda + row] : a[row * lda + p]
+                let bRow = bRows + p * bStride
+                for column in 0..<n { sums[column] += av * bRow[column] }
+            }
+            let cRow = c + row * ldc
+            if beta == 0 {
+                for column in 0..<n { cRow[column] = alpha * sums[column] + 0 }  // + 0: the old loop's +0 for −0
+            } else {
+                for column in 0..<n { cRow[column] = alpha * sums[column] + beta * cRow[column] }
+            }
+        }
+    }
+
     /// Pointer form with explicit leading dimensions, for kernels that multiply sub-blocks.
     public static func gemm(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: UnsafePointer<Float>, ldb: Int,
@@ -96,18 +131,7 @@ public enum Linear {
     ) {
         guard m > 0, n > 0 else { return }
         if m * n * k < blasThreshold {
-            for row in 0..<m {
-                for column in 0..<n {
-                    var sum: Float = 0
-                    for p in 0..<k {
-                        let av = transposeA ? a[p * lda + row] : a[row * lda + p]
-                        let bv = transposeB ? b[column * ldb + p] : b[p * ldb + column]
-                        sum += av * bv
-                    }
-                    let index = row * ldc + column
-                    c[index] = alpha * sum + (beta == 0 ? 0 : beta * c[index])
-                }
-            }
+            smallGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, beta: beta, alpha: alpha)
             return
         }
         cblas_sgemm(
