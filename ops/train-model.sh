@@ -3,7 +3,7 @@
 # models/default: the VAE, then the DiT on the VAE's latents, then the float16 export and the measurements.
 # Every stage resumes from its checkpoint when run again (kill it at any moment). Budgets in minutes:
 # VAE_MINUTES (60), DIT_MINUTES (97) and IMAGE_MINUTES (23, the DiT's fine-tune on still images), three
-# hours in all — on this machine each stage finishes inside its budget (60, 96 and 23 minutes measured).
+# hours in all — on this machine each stage finishes inside its budget (60, 90 and 23 minutes measured; session 11).
 # RUNS names the folder of the runs (runs/, git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,14 +23,14 @@ $tessera train vae --preset world --out "$runs/vae" --steps 8500 --batch 2 --cro
 $tessera train eval-vae --vae "$runs/vae" --clips 12 --frames 9 --sheet "$runs/vae/reconstruction.png" --threads "$threads"
 
 say "training the DiT in $runs/dit on the VAE's latents (${DIT_MINUTES:-97} minutes at most)"
-$tessera train dit --vae "$runs/vae" --out "$runs/dit" --steps 1900 --batch 8 --reuse 4 --frames 1,1,1,5,9,17,33 \
+$tessera train dit --vae "$runs/vae" --out "$runs/dit" --steps 2450 --batch 8 --reuse 4 --frames 1,1,1,5,9,17,33 \
   --factorized-share 0.25 --learning-rate 5e-4 --checkpoint-every 20 --minutes "${DIT_MINUTES:-97}" --threads "$threads"
 
 say "exporting the DiT and VAE to $runs/base (float16), the start of the fine-tune"
 $tessera train export --dit "$runs/dit" --vae "$runs/vae" --out "$runs/base"
 
 say "fine-tuning the DiT on still images in $runs/dit-images (${IMAGE_MINUTES:-23} minutes at most)"
-$tessera train dit --vae "$runs/base" --init "$runs/base" --out "$runs/dit-images" --steps 2200 --batch 8 --reuse 4 \
+$tessera train dit --vae "$runs/base" --init "$runs/base" --out "$runs/dit-images" --steps 2600 --batch 8 --reuse 4 \
   --frames 1 --learning-rate 2e-4 --checkpoint-every 50 --minutes "${IMAGE_MINUTES:-23}" --threads "$threads"
 
 say "exporting models/default (float16)"
