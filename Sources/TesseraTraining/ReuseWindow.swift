@@ -25,10 +25,9 @@ public struct ReuseWindow<Sample> {
 
     /// Step `step`'s batch; `make` encodes the clips not already kept, and clips no later step uses are dropped.
     public mutating func batch(at step: Int, make: ([DataClip]) throws -> [Sample]) rethrows -> [Sample] {
-        let wanted = clips(at: step)
-        let missing = wanted.filter { kept[$0] == nil }
+        let missing = missing(at: step)
         for (clip, sample) in zip(missing, try make(missing)) { kept[clip] = sample }
-        let batch = wanted.map { kept[$0]! }
+        let batch = clips(at: step).map { kept[$0]! }
         kept = kept.filter { $0.key.step > step }
         return batch
     }
