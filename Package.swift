@@ -10,7 +10,7 @@ import PackageDescription
 // TESSERA_PORTABLE=1 at build time gives the baseline build.
 #if arch(x86_64)
 let kernelFlags: [SwiftSetting] =
-    Context.environment["TESSERA_PORTABLE"] == "1" ? [] : [.unsafeFlags(["-target-cpu", "haswell"])]
+    Context.environment["TESSERA_PORTABLE"] == "1" ? [] : [.unsafeFlags(["-target-cpu", "haswell"]), .define("TESSERA_FMA")]
 #else
 let kernelFlags: [SwiftSetting] = []
 #endif

@@ -24,4 +24,15 @@ public enum ProcessMemory {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int(usage.ru_maxrss) * 1024
     }
+
+    /// Sets the peak RSS (`VmHWM`) back to the resident size now, through `/proc/self/clear_refs` (Linux 4.0
+    /// and later), so memory a benchmark used for its own measuring and gave back is not counted as the
+    /// peak of what it measures next. False where the kernel refuses it.
+    @discardableResult
+    public static func resetPeakRSS() -> Bool {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "5", 1) == 1
+    }
 }

@@ -164,6 +164,38 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
         #expect(abs(Double(sum) - expected.reduce(0, +)) <= 1e-6 * expected.reduce(0, +))
         #expect(FastMath.exp(SIMD8(repeating: 0)) == SIMD8(repeating: 1))
     }
+
+    // The exponentials' polynomials are fused multiply-adds in the default x86-64 build (one rounding: the
+    // product below is 1 + 2⁻¹¹ + 2⁻²⁴, whose last bit a separate multiply rounds away).
+    @Test func multiplyAddIsFusedInTheDefaultBuild() {
+        let a: Float = 1 + 0x1p-12, c: Float = -(1 + 0x1p-11)
+        let result = FastMath.multiplyAdd(a, a, c)
+        #expect(result == (FastMath.multiplyAddIsFused ? 0x1p-24 : 0))
+        #if arch(x86_64)
+        if ProcessInfo.processInfo.environment["TESSERA_PORTABLE"] != "1" { #expect(FastMath.multiplyAddIsFused) }
+        #endif
+    }
+}
+
+/// The benchmark's own measuring: the sgemm peak gives its memory back, and the peak RSS can be reset so
+/// that memory is not counted as the next measurement's.
+@Suite struct MeasuringTests {
+    @Test func thePeakMeasurementLeavesOpenBLASSingleThreadedAndItsMemoryCanBeForgotten() throws {
+        let gflops = BLAS.peakGflops(size: 512, repeats: 2, settle: 0)
+        #expect(gflops > 1, "peak \(gflops) GFLOP/s")
+        #expect(BLAS.threadCount == 1)
+        // 256 MiB touched and given back (other tests run beside this one: the margin is half of it): the
+        // high-water mark keeps it until reset.
+        let bytes = 256 << 20
+        let before = ProcessMemory.peakRSSBytes()
+        let mapping = try #require(mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        mapping.initializeMemory(as: UInt8.self, repeating: 1, count: bytes)
+        let high = ProcessMemory.peakRSSBytes()
+        munmap(mapping, bytes)
+        #expect(high >= max(before, bytes))
+        #expect(ProcessMemory.resetPeakRSS())
+        #expect(ProcessMemory.peakRSSBytes() < high - bytes / 2, "after reset \(ProcessMemory.peakRSSBytes()) against \(high)")
+    }
 }
 
 @Suite struct ActivationAccuracyTests {

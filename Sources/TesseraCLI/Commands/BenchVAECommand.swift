@@ -77,7 +77,7 @@ extension BenchCommand {
             }
             let startLoad = VAEBenchmark.loadAverage()
             note("measuring the cblas_sgemm peak with \(threads) thread(s)")
-            let peak = DiTBenchmark.sgemmPeak()
+            let peak = BLAS.peakGflops()
             note(String(format: "sgemm peak %.1f GFLOP/s", peak))
             let executable = try TesseraExecutable.path()
             var rows: [VAEBenchmark.Row] = []

@@ -11,8 +11,11 @@ public enum DiTBenchmark {
         public var name: String
         /// Latent frames, height and width (pixels / 16 for the reference VAE).
         public var frames: Int, height: Int, width: Int
+        /// Tessera's forwards, each paired with a peak measured just before it.
         public var repeats: Int
         public var numpy: Bool
+        /// The numpy reference's forwards (its 5 s 1920x1088 forward takes four minutes).
+        public var numpyRepeats: Int
 
         public var grid: Attention.Grid { .init(frames: frames, height: height / 2, width: width / 2) }
         public var tokens: Int { grid.count }
@@ -22,9 +25,9 @@ public enum DiTBenchmark {
 
     /// The standard cases: a 5 s prototype at 512x288, a 1920x1088 image, and 5 s at 1920x1088.
     public static let standardCases = [
-        Case(name: "prototype 512x288, 5 s", frames: 31, height: 18, width: 32, repeats: 3, numpy: true),
-        Case(name: "1920x1088, 1 frame", frames: 1, height: 68, width: 120, repeats: 3, numpy: true),
-        Case(name: "1920x1088, 5 s (31 latent frames)", frames: 31, height: 68, width: 120, repeats: 1, numpy: true),
+        Case(name: "prototype 512x288, 5 s", frames: 31, height: 18, width: 32, repeats: 5, numpy: true, numpyRepeats: 3),
+        Case(name: "1920x1088, 1 frame", frames: 1, height: 68, width: 120, repeats: 5, numpy: true, numpyRepeats: 3),
+        Case(name: "1920x1088, 5 s (31 latent frames)", frames: 31, height: 68, width: 120, repeats: 3, numpy: true, numpyRepeats: 1),
     ]
 
     /// What a child reports for one case.
@@ -38,7 +41,11 @@ public enum DiTBenchmark {
         public var gflop: Double
         public var seconds: Double
         public var gflopsPerSecond: Double
+        /// The median over forwards of (GFLOP/s of the forward) / (sgemm peak measured just before it).
         public var shareOfPeak: Double
+        /// The median of this case's paired sgemm peaks, and each forward's own share, in order.
+        public var sgemmGflops: Double
+        public var shares: [Double]
         public var peakRSSBytes: Int
         public var numpySeconds: Double?
         public var numpyPeakRSSBytes: Int?
@@ -66,32 +73,9 @@ public enum DiTBenchmark {
     }
 
     /// Median of a non-empty list.
-    static func median(_ values: [Double]) -> Double {
+    public static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-
-    /// One `cblas_sgemm` call on 2048³ with OpenBLAS's own threads (`Compute.threads` of them), the
-    /// machine's peak as its BLAS sees it: the best of `repeats` runs, in GFLOP/s.
-    public static func sgemmPeak(size: Int = 2048, repeats: Int = 5) -> Double {
-        let a = NoiseGenerator(seed: 1, stream: 9).fill(size * size), b = NoiseGenerator(seed: 2, stream: 9).fill(size * size)
-        var c = [Float](repeating: 0, count: size * size)
-        var best = 0.0
-        BLAS.setThreadCount(Compute.threads)
-        defer { BLAS.setThreadCount(1) }
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    c.withUnsafeMutableBufferPointer { c in
-                        BLAS.sgemm(m: size, n: size, k: size, a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
-                    }
-                }
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = max(best, 2 * pow(Double(size), 3) / seconds / 1e9)
-        }
-        return best
     }
 
     /// Deterministic random weights for a config (1/sqrt(fan-in) scale, norm weights 1), written in
@@ -126,14 +110,22 @@ public enum DiTBenchmark {
     }
 
     /// A row from a case, its FLOPs, the Tessera measurement and the numpy one.
-    public static func row(_ benchCase: Case, config: DiTConfig, peak: Double, tessera: Measurement, numpy: Measurement?) -> Row {
+    /// Each forward's share is taken against the peak measured just before it (`tessera.sgemmGflops`), so a
+    /// neighbour that slows the machine for a while slows both sides of the ratio; the row quotes the
+    /// median share. A measurement without paired peaks is an error, not a share against nothing.
+    public static func row(_ benchCase: Case, config: DiTConfig, tessera: Measurement, numpy: Measurement?) throws -> Row {
         let flops = DiT.flops(config: config, grid: benchCase.grid, textLength: 12, layout: benchCase.layout)
         let gflop = (flops.linear + flops.attention) / 1e9
+        guard let peaks = tessera.sgemmGflops, peaks.count == tessera.seconds.count, !peaks.isEmpty, peaks.allSatisfy({ $0 > 0 }) else {
+            throw BenchmarkError("\(benchCase.name): the case reported \(tessera.seconds.count) forwards but no sgemm peak beside each")
+        }
+        let shares = zip(tessera.seconds, peaks).map { gflop / $0 / $1 }
         let seconds = median(tessera.seconds)
         let numpySeconds = numpy.map { median($0.seconds) }
         return Row(
             name: benchCase.name, tokens: benchCase.tokens, layout: benchCase.layoutName, gflop: gflop, seconds: seconds,
-            gflopsPerSecond: gflop / seconds, shareOfPeak: gflop / seconds / peak, peakRSSBytes: tessera.peakRSSBytes,
+            gflopsPerSecond: gflop / seconds, shareOfPeak: median(shares), sgemmGflops: median(peaks), shares: shares,
+            peakRSSBytes: tessera.peakRSSBytes,
             numpySeconds: numpySeconds, numpyPeakRSSBytes: numpy?.peakRSSBytes, speedRatio: numpySeconds.map { $0 / seconds },
             memoryRatio: numpy.map { Double(tessera.peakRSSBytes) / Double($0.peakRSSBytes) },
             loadedRSSBytes: tessera.loadedRSSBytes, numpyLoadedRSSBytes: numpy?.loadedRSSBytes,
@@ -145,3 +137,4 @@ public enum DiTBenchmark {
         return Double(max(0, tessera.peakRSSBytes - ours)) / Double(numpy.peakRSSBytes - theirs)
     }
 }
+

@@ -62,19 +62,12 @@ public enum FastMath {
     public static func exp(_ value: Float) -> Float {
         var x = value < -87.3 ? -87.3 : value
         x = x > 88.3 ? 88.3 : x
-        let shifted = x * 1.442_695_04 + 12_582_912
+        let shifted = multiplyAdd(x, 1.442_695_04, 12_582_912)
         let n = shifted - 12_582_912
-        var r = x - n * 0.693_359_375
-        r = r + n * 2.121_944_4e-4
-        var p: Float = 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
+        var r = multiplyAdd(n, -0.693_359_375, x)
+        r = multiplyAdd(n, 2.121_944_4e-4, r)
         let exponent = (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23
-        return p * Float(bitPattern: exponent)
+        return taylor6(r) * Float(bitPattern: exponent)
     }
 
     /// `2^x` for one value, branch-free like `exp(Float)`: `n = round(x)`, `r = x − n` (exact, `|r| ≤ ½`),
@@ -87,16 +80,42 @@ public enum FastMath {
         x = x > 127 ? 127 : x
         let shifted = x + 12_582_912
         let r = (x - (shifted - 12_582_912)) * 0.693_147_18
-        var p: Float = 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
         let exponent = (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23
-        return p * Float(bitPattern: exponent)
+        return taylor6(r) * Float(bitPattern: exponent)
     }
+
+    /// `exp(r)` for `|r| ≤ ln2/2` by its degree-6 Taylor polynomial, in Horner form.
+    @inlinable @inline(__always)
+    static func taylor6(_ r: Float) -> Float {
+        var p: Float = 1.0 / 720
+        p = multiplyAdd(p, r, 1.0 / 120)
+        p = multiplyAdd(p, r, 1.0 / 24)
+        p = multiplyAdd(p, r, 1.0 / 6)
+        p = multiplyAdd(p, r, 0.5)
+        p = multiplyAdd(p, r, 1)
+        return multiplyAdd(p, r, 1)
+    }
+
+    /// `a·b + c`, fused (one rounding, one instruction) in the default build, which targets FMA; a multiply
+    /// and an add in the portable one, where a fused multiply-add would be a library call per value. LLVM
+    /// does not fuse `a * b + c` by itself: the exponentials' polynomials were separate multiplies and adds.
+    @inlinable @inline(__always)
+    public static func multiplyAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
+        #if TESSERA_FMA
+        return c.addingProduct(a, b)
+        #else
+        return a * b + c
+        #endif
+    }
+
+    /// Whether `multiplyAdd` is fused in this build.
+    public static let multiplyAddIsFused: Bool = {
+        #if TESSERA_FMA
+        return true
+        #else
+        return false
+        #endif
+    }()
 
     /// `row[j] = 2^(row[j] − shift)` for `count` values, returning their sum (a second, SIMD8 pass).
     @inline(__always)
