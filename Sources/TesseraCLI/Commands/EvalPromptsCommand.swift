@@ -188,7 +188,7 @@ extension TrainCommand {
         /// would get), at the prototype size, before any video encoding.
         static func worldScore(_ settings: RenderSettings) throws -> Double {
             let size = settings.prototypeSize
-            let expanded = try PromptExpander().expand(
+            let expanded = PromptExpander().expand(
                 ExpansionRequest(prompt: settings.prompt, seed: settings.seed, extent: Extent(pixelWidth: size.width, height: size.height),
                                  frames: settings.frames, fps: Double(settings.fps)))
             let renderer = SceneRenderer(scene: expanded.scene, width: size.width, height: size.height, threads: 1)

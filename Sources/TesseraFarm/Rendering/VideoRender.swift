@@ -193,7 +193,7 @@ public struct VideoRender: Sendable {
 
         // The prompt, expanded and encoded once.
         let proto = settings.prototypeSize
-        let expanded = try PromptExpander().expand(
+        let expanded = PromptExpander().expand(
             ExpansionRequest(prompt: settings.prompt, seed: settings.seed, extent: Extent(pixelWidth: proto.width, height: proto.height),
                              frames: settings.frames, fps: Double(settings.fps)))
         let caption = try model.encode(expanded.caption)
