@@ -304,11 +304,12 @@ extension TrainCommand {
                 }
                 // Every later step finds its batch encoded: the next step's new clips encode in the pool of this
                 // step's samples, each on one thread, so a thread that would wait for the batch's last sample
-                // works on them. Encoding a clip costs about half a DiT sample of its length (measured by perf:
-                // 9% of the training's time for 2 clips beside 8 samples); the cost only orders the work.
+                // works on them. Encoding a clip costs about 2.5 DiT samples of its length (timed per job, session
+                // 12: a 33-frame clip 2.7–3.0 s on one thread, its sample 1.15 s), so long encodes start first;
+                // the cost only orders the work.
                 let ahead = step + 1 < options.steps ? window.missing(at: step + 1) : []
                 let side = ahead.map { clip in
-                    SideJob(cost: (1 + (framesOf(clip) - 1) / 4) * 36 * 64 * 16 / 2) { try example(clip) }
+                    SideJob(cost: (1 + (framesOf(clip) - 1) / 4) * 36 * 64 * 16 * 5 / 2) { try example(clip) }
                 }
                 let result = try trainer.step(batch, alongside: side)
                 for (clip, sample) in zip(ahead, result.side) { window.keep(clip, sample) }
