@@ -85,6 +85,7 @@ public final class DiT: @unchecked Sendable {
         let d = config.hidden, heads = config.heads
 
         var h = linear(Spacetime.patchify(x, patch: (p[0], p[1], p[2])), "x_embedder")  // [T, D]
+        if config.usesFramePositions { h = Elementwise.addScaled(h, Spacetime.framePositions(grid: grid, width: d)) }
         let c = conditioning(time: time, pooled: caption.pooled)  // [D]
         let siluC = Elementwise.silu(c).reshaped([1, d])
         let text = linear(caption.tokens, "context_embedder")  // [L, D]

@@ -16,10 +16,13 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     /// Short-side token count that normalized spatial positions span.
     public var ropeReferenceTokens: Double
     public var frequencyEmbedding: Int
+    /// Adds `Spacetime.framePositions` (where a token sits in its frame, as fractions of height and width) to
+    /// the patch embedding. Absent or false: rotary positions alone, as every model before session 13.
+    public var framePositions: Bool?
 
     public init(
         latentChannels: Int, patch: [Int], hidden: Int, depth: Int, heads: Int, mlpRatio: Int = 4, textWidth: Int = 384,
-        ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256
+        ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256, framePositions: Bool? = nil
     ) throws {
         self.latentChannels = latentChannels
         self.patch = patch
@@ -31,6 +34,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         self.ropeDims = ropeDims
         self.ropeReferenceTokens = ropeReferenceTokens
         self.frequencyEmbedding = frequencyEmbedding
+        self.framePositions = framePositions
         try validate()
     }
 
@@ -44,10 +48,12 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         }
         if latentChannels < 1 || depth < 1 || mlpRatio < 1 || textWidth < 1 { problems.append("channels, depth, mlpRatio and textWidth must be positive") }
         if frequencyEmbedding < 2 || frequencyEmbedding % 2 != 0 { problems.append("frequencyEmbedding must be even") }
+        if usesFramePositions && (hidden % 4 != 0 || hidden < 8) { problems.append("framePositions need hidden \(hidden) to be a multiple of 4, at least 8") }
         if !problems.isEmpty { throw ModelError.badConfig(problems.joined(separator: "; ")) }
     }
 
     public var headWidth: Int { hidden / heads }
+    public var usesFramePositions: Bool { framePositions ?? false }
     public var patchVolume: Int { patch.reduce(1, *) * latentChannels }
 
     /// Reads a config JSON file.
@@ -107,7 +113,7 @@ extension DiTConfig {
     /// 4×4 patches of the world VAE's 8× latent (one token per 32×32 pixels); about 9.1M parameters (18 MB
     /// in float16).
     public static let world = try! DiTConfig(
-        latentChannels: 16, patch: [1, 4, 4], hidden: 256, depth: 6, heads: 4, ropeDims: [16, 24, 24])
+        latentChannels: 16, patch: [1, 4, 4], hidden: 256, depth: 6, heads: 4, ropeDims: [16, 24, 24], framePositions: true)
     /// The smallest useful shape, for tests and golden files.
     public static let tiny = try! DiTConfig(
         latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 2, heads: 2, textWidth: 8, ropeDims: [4, 6, 6])

@@ -40,6 +40,22 @@ import TesseraTensor
         #expect(worst / scale < 1e-4, "worst difference \(worst)")
     }
 
+    /// With frame positions (fixed features added to the patch embedding) both paths still agree, and the
+    /// features change the output: the same weights, the same latent, another velocity.
+    @Test func framePositionsMatchTheInferenceForward() throws {
+        var placed = config
+        placed.framePositions = true
+        let expected = try DiT(config: placed, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
+        let tape = Tape()
+        let actual = tape.value(try DiTGraph(tape: tape, config: placed, weights: weights).velocity(x, time: time, caption: caption, layout: .full))
+        let scale = max(1, expected.storage.map(abs).max() ?? 0)
+        let worst = zip(actual.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst / scale < 1e-4, "worst difference \(worst)")
+        let without = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
+        let change = zip(without.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
+        #expect(change > 1e-3, "frame positions changed the velocity by at most \(change)")
+    }
+
     /// d(MSE)/d(weight) for a sample of weights in every kind of layer, against central differences.
     @Test func weightGradientsMatchFiniteDifferences() throws {
         let target = NoiseGenerator(seed: 3, stream: 1).tensor(shape: x.shape)

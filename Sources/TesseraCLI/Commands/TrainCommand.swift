@@ -208,6 +208,8 @@ extension TrainCommand {
         var width = DiTConfig.world.hidden
         @Option(help: "The DiT's number of blocks; the world preset's is 6.")
         var depth = DiTConfig.world.depth
+        @Flag(inversion: .prefixedNo, help: "Give each token where it sits in its frame (fractions of height and width) beside its rotary positions (docs/MODEL.md, session 13).")
+        var framePositions = true
         @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
         var initFolder: String?
 
@@ -248,8 +250,13 @@ extension TrainCommand {
             config.patch = [1, side, side]
             config.latentChannels = autoencoder.config.latentChannels
             (config.hidden, config.heads, config.depth) = (width, width / 64, depth)
+            config.framePositions = framePositions ? true : nil
             if let start, start.config != config {
                 throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
+            }
+            let configPath = options.folder.appendingPathComponent("dit.json").path
+            if resuming, let saved = try? DiTConfig.load(configPath), saved != config {
+                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-]frame-positions) or use a new --out")
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]

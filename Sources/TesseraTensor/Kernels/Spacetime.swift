@@ -48,6 +48,48 @@ public enum Spacetime {
         }
     }
 
+    /// Lowest and highest frequency of `framePositions`, in cycles per frame height or width.
+    public static let framePositionCycles: (low: Double, high: Double) = (0.25, 4)
+
+    /// Fixed sinusoidal features of where each token sits in its frame.  → `[T, width]`, the same for every frame.
+    ///
+    /// A token at row `i` of `height` and column `j` of `width` is at fractions `y = (i + 0.5)/height` and
+    /// `x = (j + 0.5)/width` of the frame, so a prototype grid and its full grid, portrait or landscape, give the
+    /// same features to the same place ("top right" is one place in every grid). The first half of the columns
+    /// encode `y`, the second `x`, each as `width/4` (sin, cos) pairs of `2π·f_k·(fraction − ½)` with
+    /// frequencies `f_k` spaced geometrically over `framePositionCycles`; up to 4 cycles a frame stays under the
+    /// Nyquist limit of the shortest prototype side (9 tokens). Rotary positions are relative only, so without
+    /// these a translation-equivariant network cannot tell the top of the frame from its middle.
+    public static func framePositions(grid: Attention.Grid, width: Int) -> Tensor {
+        precondition(width % 4 == 0 && width >= 8, "framePositions: width \(width) must be a multiple of 4, at least 8")
+        let pairs = width / 4
+        let (low, high) = framePositionCycles
+        let frequencies = (0..<pairs).map { low * pow(high / low, Double($0) / Double(pairs - 1)) }
+        func features(_ fraction: Double) -> [Float] {
+            var out = [Float](repeating: 0, count: 2 * pairs)
+            for (k, f) in frequencies.enumerated() {
+                let angle = 2 * Double.pi * f * (fraction - 0.5)
+                out[2 * k] = Float(sin(angle))
+                out[2 * k + 1] = Float(cos(angle))
+            }
+            return out
+        }
+        let rows = (0..<grid.height).map { features((Double($0) + 0.5) / Double(grid.height)) }
+        let columns = (0..<grid.width).map { features((Double($0) + 0.5) / Double(grid.width)) }
+        var table = Tensor(zeros: [grid.count, width])
+        var offset = 0
+        for _ in 0..<grid.frames {
+            for i in 0..<grid.height {
+                for j in 0..<grid.width {
+                    table.storage.replaceSubrange(offset..<(offset + width / 2), with: rows[i])
+                    table.storage.replaceSubrange((offset + width / 2)..<(offset + width), with: columns[j])
+                    offset += width
+                }
+            }
+        }
+        return table
+    }
+
     /// Cosines and sines of the 3D rotary embedding for a token grid.  → two `[T, Dh/2]` tables.
     ///
     /// Positions are normalized so a prototype grid and its full grid share coordinates: `p_t = f`,

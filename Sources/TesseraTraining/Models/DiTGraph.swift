@@ -31,6 +31,7 @@ public struct DiTGraph {
         let patch = (p[0], p[1], p[2])
 
         var h = linear(t.patchify(t.constant(x), patch: patch), "x_embedder")  // [T, D]
+        if config.usesFramePositions { h = t.add(h, t.constant(Spacetime.framePositions(grid: grid, width: d))) }
         let frequencies = t.constant(Elementwise.timestepEmbedding(time, width: config.frequencyEmbedding).reshaped([1, config.frequencyEmbedding]))
         let pooled = t.constant(caption.pooled.reshaped([1, config.textWidth]))
         let c = t.add(

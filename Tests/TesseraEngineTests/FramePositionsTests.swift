@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import TesseraModels
+import TesseraTensor
+
+/// Where a token sits in its frame, as the DiT's fixed position features see it.
+@Suite struct FramePositionsTests {
+    static func row(_ table: Tensor, _ token: Int) -> [Float] {
+        Array(table.storage[(token * table.columns)..<((token + 1) * table.columns)])
+    }
+
+    /// The centre of a 3×5 grid and the centre of a 9×15 grid are one place: the same features, in every frame.
+    @Test func thePlaceNotTheGridDecides() {
+        let small = Spacetime.framePositions(grid: Attention.Grid(frames: 1, height: 3, width: 5), width: 16)
+        let large = Spacetime.framePositions(grid: Attention.Grid(frames: 2, height: 9, width: 15), width: 16)
+        #expect(small.shape == [15, 16] && large.shape == [270, 16])
+        let centre = Self.row(small, 1 * 5 + 2)
+        #expect(Self.row(large, 4 * 15 + 7) == centre)
+        #expect(Self.row(large, 135 + 4 * 15 + 7) == centre, "the second frame repeats the first")
+        // At the centre every angle is 0: sines 0, cosines 1.
+        #expect(centre == (0..<8).flatMap { _ in [Float(0), 1] })
+    }
+
+    /// Mirrored places differ only in the sign of their sines; rows code y, columns code x.
+    @Test func topAndBottomAreTold() {
+        let grid = Attention.Grid(frames: 1, height: 4, width: 6)
+        let table = Spacetime.framePositions(grid: grid, width: 32)
+        let topLeft = Self.row(table, 0), bottomLeft = Self.row(table, 3 * 6), topRight = Self.row(table, 5)
+        for k in 0..<8 {
+            #expect(abs(topLeft[2 * k] + bottomLeft[2 * k]) < 1e-6 && abs(topLeft[2 * k + 1] - bottomLeft[2 * k + 1]) < 1e-6)
+            #expect(topLeft[16 + 2 * k] == bottomLeft[16 + 2 * k], "same column, same x features")
+            #expect(topLeft[2 * k] == topRight[2 * k], "same row, same y features")
+        }
+        // The lowest frequency (a quarter cycle a frame) is monotonic down the frame: it tells top from middle.
+        let y = (0..<4).map { Self.row(table, $0 * 6)[0] }
+        #expect(y[0] < y[1] && y[1] < y[2] && y[2] < y[3], "\(y)")
+        #expect(Set((0..<24).map { Self.row(table, $0) }).count == 24, "every place has its own features")
+    }
+
+    /// The config flag: absent in older models' JSON (which load unchanged), and checked against the width.
+    @Test func theConfigFlag() throws {
+        let old = try JSONDecoder().decode(DiTConfig.self, from: Data(#"""
+            {"latentChannels": 4, "patch": [1, 2, 2], "hidden": 32, "depth": 2, "heads": 2, "mlpRatio": 4, "textWidth": 8,
+             "ropeDims": [4, 6, 6], "ropeReferenceTokens": 16, "frequencyEmbedding": 256}
+            """#.utf8))
+        #expect(!old.usesFramePositions)
+        #expect(!String(decoding: try JSONEncoder().encode(old), as: UTF8.self).contains("framePositions"), "an old config writes back as it was")
+        #expect(DiTConfig.world.usesFramePositions)
+        #expect(throws: ModelError.self) {
+            try DiTConfig(latentChannels: 4, patch: [1, 1, 1], hidden: 6, depth: 1, heads: 1, textWidth: 8, ropeDims: [2, 2, 2], framePositions: true)
+        }
+        do {
+            _ = try DiTConfig(latentChannels: 4, patch: [1, 1, 1], hidden: 6, depth: 1, heads: 1, textWidth: 8, ropeDims: [2, 2, 2], framePositions: true)
+        } catch {
+            #expect("\(error)".contains("framePositions need hidden 6"), "\(error)")
+        }
+    }
+}
