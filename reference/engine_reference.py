@@ -192,6 +192,21 @@ def rope(x, grid, heads, dims, reference_tokens=16):
     return out
 
 
+def frame_positions(grid, width):
+    """[T, width] fixed features of each token's place in its frame: y = (i + 0.5)/Hp, x = (j + 0.5)/Wp; columns
+    2k, 2k+1 = sin, cos of 2 pi f_k (y - 1/2), columns width/2 + 2k, +1 the same of x, f_k = 0.25 * 16^(k/(n-1))."""
+    n = width // 4
+    f = 0.25 * 16.0 ** (np.arange(n) / (n - 1))  # [n] cycles per frame
+    c = token_coords(grid).astype(np.float64)
+    out = np.zeros((c.shape[0], width))
+    for half, (axis, size) in enumerate([(1, grid[1]), (2, grid[2])]):
+        angle = 2 * np.pi * f[None, :] * ((c[:, axis:axis + 1] + 0.5) / size - 0.5)  # [T, n]
+        base = half * 2 * n
+        out[:, base:base + 2 * n:2] = np.sin(angle)
+        out[:, base + 1:base + 2 * n:2] = np.cos(angle)
+    return out
+
+
 # ------------------------------------------------------------------------------------------- attention
 
 
@@ -266,6 +281,8 @@ def dit_forward(weights, cfg, x, t, ctx, ctx_length, y, layout="full", trace=Non
     grid = (f // patch[0], h_ // patch[1], w_ // patch[2])
 
     h = _lin(patchify(x, patch), weights, "x_embedder")  # [T, D]
+    if cfg.get("framePositions"):
+        h = h + frame_positions(grid, d)
     c = (_mlp(timestep_embedding(t, cfg["frequencyEmbedding"])[None], weights, "t_embedder.mlp")
          + _mlp(y[None], weights, "y_embedder.mlp"))[0]  # [D]
     txt = _lin(ctx, weights, "context_embedder")  # [L, D]

@@ -234,6 +234,9 @@ def dit_goldens():
                                                       "factorized")
     t["output.velocity_windowed_1_2_2"] = ref.dit_forward(weights, cfg, inp["x"], inp["t"], inp["ctx"], 4, inp["y"],
                                                           ("windowed", (1, 2, 2)))
+    placed = dict(cfg, framePositions=True)
+    t["output.velocity_frame_positions"] = ref.dit_forward(weights, placed, inp["x"], inp["t"], inp["ctx"], 4,
+                                                           inp["y"], "full")
     meta = {"input.ctx_length": "4", "layout": "full", "config": "dit_tiny.json"}
     return t, meta
 

@@ -155,6 +155,18 @@ func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
         #expect(relativeError(windowed, try file.tensor("output.velocity_windowed_1_2_2")) < 1e-4)
     }
 
+    // The same forward with frame positions on (fixed features added to the patch embedding, written in the
+    // reference from docs/ENGINE.md alone); the same error budget. Without them the output is far off.
+    @Test func framePositionsMatchTheReference() throws {
+        var placed = config
+        placed.framePositions = true
+        let x = try file.tensor("input.x"), time = try file.tensor("input.t").storage[0]
+        let expected = try file.tensor("output.velocity_frame_positions")
+        let velocity = try DiT(config: placed, weights: weights()).velocity(x, time: time, caption: caption(), layout: .full)
+        #expect(relativeError(velocity, expected) < 1e-4)
+        #expect(relativeError(try file.tensor("output.velocity"), expected) > 1e-2, "the golden differs from the plain forward")
+    }
+
     @Test func aPerturbedWeightFailsTheComparison() throws {
         var changed = try weights()
         changed["blocks.1.mlp.fc2.weight"]!.storage[5] += 0.05
