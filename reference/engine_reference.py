@@ -315,7 +315,10 @@ def dit_forward(weights, cfg, x, t, ctx, ctx_length, y, layout="full", trace=Non
     m = _lin(silu(c)[None], weights, "final_layer.adaLN_modulation.1")[0]  # [2D]
     shift, scale = m[:d], m[d:]
     out = _lin(modulate(layer_norm(h), shift, scale), weights, "final_layer.linear")  # [T, P]
-    return unpatchify(out, patch, x.shape)  # [F, H, W, C]
+    v = unpatchify(out, patch, x.shape)  # [F, H, W, C]
+    if cfg.get("velocitySkip"):  # the velocity's least-squares coefficient on x_t, unit-variance x0 and noise
+        v = v + (2 * t - 1) / ((1 - t) ** 2 + t ** 2) * x
+    return v
 
 
 def dit_weight_shapes(cfg):

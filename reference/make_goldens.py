@@ -237,6 +237,9 @@ def dit_goldens():
     placed = dict(cfg, framePositions=True)
     t["output.velocity_frame_positions"] = ref.dit_forward(weights, placed, inp["x"], inp["t"], inp["ctx"], 4,
                                                            inp["y"], "full")
+    skipped = dict(cfg, velocitySkip=True)
+    t["output.velocity_velocity_skip"] = ref.dit_forward(weights, skipped, inp["x"], inp["t"], inp["ctx"], 4,
+                                                         inp["y"], "full")
     meta = {"input.ctx_length": "4", "layout": "full", "config": "dit_tiny.json"}
     return t, meta
 

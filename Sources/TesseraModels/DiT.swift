@@ -135,7 +135,14 @@ public final class DiT: @unchecked Sendable {
         let final = linear(siluC, "final_layer.adaLN_modulation.1").storage  // [2D]
         Elementwise.layerNorm(h, multiplier: final[d..<(2 * d)].map { 1 + $0 }, offset: Array(final[0..<d]), into: &normed)
         let out = linear(normed, "final_layer.linear")  // [T, P]
-        return (Spacetime.unpatchify(out, shape: x.shape, patch: (p[0], p[1], p[2])), c, blockOutputs)
+        var velocity = Spacetime.unpatchify(out, shape: x.shape, patch: (p[0], p[1], p[2]))
+        if config.usesVelocitySkip {
+            let skip = DiTConfig.velocitySkip(time: time)
+            velocity.storage.withUnsafeMutableBufferPointer { vs in
+                x.storage.withUnsafeBufferPointer { xs in for i in vs.indices { vs[i] += skip * xs[i] } }
+            }
+        }
+        return (velocity, c, blockOutputs)
     }
 
     /// A linear layer whose output is multiplied by a per-output `gate`: `gate ⊙ (x·wᵀ + b)` is

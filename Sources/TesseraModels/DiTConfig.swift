@@ -19,10 +19,15 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     /// Adds `Spacetime.framePositions` (where a token sits in its frame, as fractions of height and width) to
     /// the patch embedding. Absent or false: rotary positions alone, as every model before session 13.
     public var framePositions: Bool?
+    /// The velocity is the network's output plus `velocitySkip(time:)·x_t`, the part of the velocity that is
+    /// linear in the noisy latent (docs/ENGINE.md, "Velocity skip"). Absent or false: the network's output alone,
+    /// as every model before session 13.
+    public var velocitySkip: Bool?
 
     public init(
         latentChannels: Int, patch: [Int], hidden: Int, depth: Int, heads: Int, mlpRatio: Int = 4, textWidth: Int = 384,
-        ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256, framePositions: Bool? = nil
+        ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256, framePositions: Bool? = nil,
+        velocitySkip: Bool? = nil
     ) throws {
         self.latentChannels = latentChannels
         self.patch = patch
@@ -35,6 +40,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         self.ropeReferenceTokens = ropeReferenceTokens
         self.frequencyEmbedding = frequencyEmbedding
         self.framePositions = framePositions
+        self.velocitySkip = velocitySkip
         try validate()
     }
 
@@ -54,6 +60,13 @@ public struct DiTConfig: Codable, Sendable, Equatable {
 
     public var headWidth: Int { hidden / heads }
     public var usesFramePositions: Bool { framePositions ?? false }
+    public var usesVelocitySkip: Bool { velocitySkip ?? false }
+
+    /// `s(t) = (2t − 1)/((1 − t)² + t²)`: the least-squares coefficient of the velocity `v = ε − x0` on the
+    /// noisy latent `x_t = (1 − t)·x0 + t·ε` for unit-variance data and noise (−1 at t = 0, 0 at ½, 1 at 1).
+    public static func velocitySkip(time t: Float) -> Float {
+        (2 * t - 1) / ((1 - t) * (1 - t) + t * t)
+    }
     public var patchVolume: Int { patch.reduce(1, *) * latentChannels }
 
     /// Reads a config JSON file.
@@ -113,7 +126,7 @@ extension DiTConfig {
     /// 4×4 patches of the world VAE's 8× latent (one token per 32×32 pixels); about 9.1M parameters (18 MB
     /// in float16).
     public static let world = try! DiTConfig(
-        latentChannels: 16, patch: [1, 4, 4], hidden: 256, depth: 6, heads: 4, ropeDims: [16, 24, 24], framePositions: true)
+        latentChannels: 16, patch: [1, 4, 4], hidden: 256, depth: 6, heads: 4, ropeDims: [16, 24, 24])
     /// The smallest useful shape, for tests and golden files.
     public static let tiny = try! DiTConfig(
         latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 2, heads: 2, textWidth: 8, ropeDims: [4, 6, 6])

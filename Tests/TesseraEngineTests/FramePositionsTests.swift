@@ -37,6 +37,15 @@ import TesseraTensor
         #expect(Set((0..<24).map { Self.row(table, $0) }).count == 24, "every place has its own features")
     }
 
+    /// The skip's coefficient is the least-squares one: Cov(v, x_t)/Var(x_t) for unit-variance x0 and ε.
+    @Test func theVelocitySkipIsTheLinearPartOfTheVelocity() {
+        #expect(DiTConfig.velocitySkip(time: 0) == -1 && DiTConfig.velocitySkip(time: 0.5) == 0 && DiTConfig.velocitySkip(time: 1) == 1)
+        for t: Float in [0.1, 0.3, 0.7, 0.95] {
+            let covariance = t - (1 - t), variance = (1 - t) * (1 - t) + t * t  // v = ε − x0, x_t = (1 − t)x0 + tε
+            #expect(abs(DiTConfig.velocitySkip(time: t) - covariance / variance) < 1e-6)
+        }
+    }
+
     /// The config flag: absent in older models' JSON (which load unchanged), and checked against the width.
     @Test func theConfigFlag() throws {
         let old = try JSONDecoder().decode(DiTConfig.self, from: Data(#"""
@@ -45,7 +54,7 @@ import TesseraTensor
             """#.utf8))
         #expect(!old.usesFramePositions)
         #expect(!String(decoding: try JSONEncoder().encode(old), as: UTF8.self).contains("framePositions"), "an old config writes back as it was")
-        #expect(DiTConfig.world.usesFramePositions)
+        #expect(!DiTConfig.world.usesFramePositions && !DiTConfig.world.usesVelocitySkip, "the preset is the shipped model's shape")
         #expect(throws: ModelError.self) {
             try DiTConfig(latentChannels: 4, patch: [1, 1, 1], hidden: 6, depth: 1, heads: 1, textWidth: 8, ropeDims: [2, 2, 2], framePositions: true)
         }

@@ -167,6 +167,17 @@ func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
         #expect(relativeError(try file.tensor("output.velocity"), expected) > 1e-2, "the golden differs from the plain forward")
     }
 
+    // The velocity skip (the velocity's linear part in x_t added to the output), against the reference.
+    @Test func theVelocitySkipMatchesTheReference() throws {
+        var skipped = config
+        skipped.velocitySkip = true
+        let x = try file.tensor("input.x"), time = try file.tensor("input.t").storage[0]
+        let expected = try file.tensor("output.velocity_velocity_skip")
+        let velocity = try DiT(config: skipped, weights: weights()).velocity(x, time: time, caption: caption(), layout: .full)
+        #expect(relativeError(velocity, expected) < 1e-4)
+        #expect(relativeError(try file.tensor("output.velocity"), expected) > 1e-2, "the golden differs from the plain forward")
+    }
+
     @Test func aPerturbedWeightFailsTheComparison() throws {
         var changed = try weights()
         changed["blocks.1.mlp.fc2.weight"]!.storage[5] += 0.05

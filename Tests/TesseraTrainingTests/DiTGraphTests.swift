@@ -56,6 +56,22 @@ import TesseraTensor
         #expect(change > 1e-3, "frame positions changed the velocity by at most \(change)")
     }
 
+    /// With the velocity skip both paths agree, and the output moves by exactly s(t)·x.
+    @Test func theVelocitySkipMatchesTheInferenceForward() throws {
+        var skipped = config
+        skipped.velocitySkip = true
+        let expected = try DiT(config: skipped, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
+        let tape = Tape()
+        let actual = tape.value(try DiTGraph(tape: tape, config: skipped, weights: weights).velocity(x, time: time, caption: caption, layout: .full))
+        let scale = max(1, expected.storage.map(abs).max() ?? 0)
+        #expect((zip(actual.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0) / scale < 1e-4)
+        let plain = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
+        let s = DiTConfig.velocitySkip(time: time)
+        #expect(s != 0)
+        let worst = zip(zip(expected.storage, plain.storage), x.storage).map { abs($0.0 - $0.1 - s * $1) }.max() ?? 1
+        #expect(worst < 1e-5, "velocity − plain velocity − s·x: \(worst)")
+    }
+
     /// d(MSE)/d(weight) for a sample of weights in every kind of layer, against central differences.
     @Test func weightGradientsMatchFiniteDifferences() throws {
         let target = NoiseGenerator(seed: 3, stream: 1).tensor(shape: x.shape)

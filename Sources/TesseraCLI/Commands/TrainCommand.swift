@@ -209,7 +209,9 @@ extension TrainCommand {
         @Option(help: "The DiT's number of blocks; the world preset's is 6.")
         var depth = DiTConfig.world.depth
         @Flag(inversion: .prefixedNo, help: "Give each token where it sits in its frame (fractions of height and width) beside its rotary positions (docs/MODEL.md, session 13).")
-        var framePositions = true
+        var framePositions = false
+        @Flag(inversion: .prefixedNo, help: "Add the velocity's linear part in the noisy latent to the network's output, so it need not copy the noise (docs/MODEL.md, session 13).")
+        var velocitySkip = true
         @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
         var initFolder: String?
 
@@ -251,12 +253,13 @@ extension TrainCommand {
             config.latentChannels = autoencoder.config.latentChannels
             (config.hidden, config.heads, config.depth) = (width, width / 64, depth)
             config.framePositions = framePositions ? true : nil
+            config.velocitySkip = velocitySkip ? true : nil
             if let start, start.config != config {
                 throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
             }
             let configPath = options.folder.appendingPathComponent("dit.json").path
             if resuming, let saved = try? DiTConfig.load(configPath), saved != config {
-                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-]frame-positions) or use a new --out")
+                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-]frame-positions, --[no-]velocity-skip) or use a new --out")
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]

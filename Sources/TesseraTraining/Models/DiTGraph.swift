@@ -73,6 +73,11 @@ public struct DiTGraph {
         _ = dh
         let final = linear(siluC, "final_layer.adaLN_modulation.1")  // [1, 2D]
         let out = linear(t.modulate(t.layerNorm(h), shift: t.columns(final, 0, d), scale: t.columns(final, d, d)), "final_layer.linear")
-        return t.unpatchify(out, shape: x.shape, patch: patch)
+        let velocity = t.unpatchify(out, shape: x.shape, patch: patch)
+        guard config.usesVelocitySkip else { return velocity }
+        var skipped = x
+        let skip = DiTConfig.velocitySkip(time: time)
+        for i in skipped.storage.indices { skipped.storage[i] *= skip }
+        return t.add(velocity, t.constant(skipped))
     }
 }
