@@ -317,7 +317,7 @@ def dit_forward(weights, cfg, x, t, ctx, ctx_length, y, layout="full", trace=Non
     out = _lin(modulate(layer_norm(h), shift, scale), weights, "final_layer.linear")  # [T, P]
     v = unpatchify(out, patch, x.shape)  # [F, H, W, C]
     if cfg.get("velocitySkip"):  # the velocity's least-squares coefficient on x_t, unit-variance x0 and noise
-        v = v + (2 * t - 1) / ((1 - t) ** 2 + t ** 2) * x
+        v = v + max(0.0, (2 * t - 1) / ((1 - t) ** 2 + t ** 2)) * x  # and 0 for t <= 1/2
     return v
 
 

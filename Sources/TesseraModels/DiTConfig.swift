@@ -62,10 +62,13 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     public var usesFramePositions: Bool { framePositions ?? false }
     public var usesVelocitySkip: Bool { velocitySkip ?? false }
 
-    /// `s(t) = (2t − 1)/((1 − t)² + t²)`: the least-squares coefficient of the velocity `v = ε − x0` on the
-    /// noisy latent `x_t = (1 − t)·x0 + t·ε` for unit-variance data and noise (−1 at t = 0, 0 at ½, 1 at 1).
+    /// `s(t) = (2t − 1)/((1 − t)² + t²)` above `t = ½`, 0 below: above ½, the least-squares coefficient of the
+    /// velocity `v = ε − x0` on the noisy latent `x_t = (1 − t)·x0 + t·ε` for unit-variance data and noise
+    /// (1 at t = 1, where `v = x_t − x0`). Below ½ the data is far from white noise to the network — it can
+    /// tell the noise from the picture — and the full coefficient (−1 at t = 0) trained worse (docs/MODEL.md,
+    /// session 13), so the network's output is the velocity there, as before.
     public static func velocitySkip(time t: Float) -> Float {
-        (2 * t - 1) / ((1 - t) * (1 - t) + t * t)
+        t <= 0.5 ? 0 : (2 * t - 1) / ((1 - t) * (1 - t) + t * t)
     }
     public var patchVolume: Int { patch.reduce(1, *) * latentChannels }
 
