@@ -16,7 +16,10 @@ import TesseraTensor
             "--clips", "2", "--frames", "1,5", "--times", "0.5", "0.9", "--sheet", sheet.path, "--report", report.path, "--threads", "1",
         ])
         try command.run()
-        let levels = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as! [[String: Any]]
+        let result = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as! [String: Any]
+        let levels = result["levels"] as? [[String: Any]] ?? []
+        let carried = result["noiseCarried"] as? Double ?? -1
+        #expect(carried.isFinite && carried > 0, "noise carried at t = 1: \(carried)")
         #expect(levels.compactMap { $0["time"] as? Double }.map { ($0 * 100).rounded() } == [50, 90], "a level per --times value")
         for level in levels {
             let (conditional, unconditional) = (level["conditional"] as? Double ?? -1, level["unconditional"] as? Double ?? -1)

@@ -17,7 +17,9 @@ extension TrainCommand {
                 Each held-out clip (the training distribution: 512x288, 288x512 or 288x288; 1 to 33 frames) is encoded by the \
                 VAE, noised to each --times level with fixed noise, and the DiT's velocity is compared with ε − x0. \
                 --sheet writes, for the first clips, the original middle frame beside the clean estimates x0 = x_t − t·v \
-                at each level.
+                at each level. It also measures the noise carried into the first clean estimate: at t = 1 the best \
+                estimate is the same whatever the noise, so the spread between the estimates from two noise draws, as a \
+                share of the clean latent's variance, is noise the network failed to reproduce (0 is ideal).
                 """)
 
         @OptionGroup var model: ModelOptions
@@ -39,6 +41,13 @@ extension TrainCommand {
             var unconditional: Double
         }
 
+        struct Report: Encodable {
+            var levels: [Level]
+            /// Half the mean squared difference of the t = 1 clean estimates from two noise draws, over the
+            /// clean latent's variance, averaged over the clips.
+            var noiseCarried: Double
+        }
+
         func run() throws {
             guard clips >= 1 else { throw CLIError("--clips must be at least 1") }
             guard !times.isEmpty, times.allSatisfy({ $0 > 0 && $0 <= 1 }) else { throw CLIError("--times must be levels in (0, 1]") }
@@ -46,12 +55,24 @@ extension TrainCommand {
             let loaded = try model.load()
             var conditional = [Double](repeating: 0, count: times.count), unconditional = conditional
             var cells: [RGBFrame] = [], labels: [String] = []
+            var noiseCarried = 0.0
             let pictured = min(clips, 4)
             for clip in 0..<clips {
                 let (raw, caption) = try WorldLatents.sample(seed: 7_000_001, step: clip, index: 0, vae: loaded.vae, frameChoices: frameChoices)
                 let x0 = Elementwise.map(raw) { $0 / loaded.latentScale }
                 let encoded = try loaded.encode(caption)
                 let noise = NoiseGenerator(seed: 31 &+ UInt64(clip), stream: 5).tensor(shape: x0.shape)
+                let other = NoiseGenerator(seed: 31 &+ UInt64(clip), stream: 6).tensor(shape: x0.shape)
+                // At t = 1, x_t is the noise and x_t − v the clean estimate.
+                let a = try loaded.dit.velocity(noise, time: 1, caption: encoded), b = try loaded.dit.velocity(other, time: 1, caption: encoded)
+                var difference = 0.0
+                for i in 0..<x0.count {
+                    let d = Double((noise.storage[i] - a.storage[i]) - (other.storage[i] - b.storage[i]))
+                    difference += d * d
+                }
+                let mean = x0.storage.reduce(0.0) { $0 + Double($1) } / Double(x0.count)
+                let variance = x0.storage.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(x0.count)
+                noiseCarried += difference / Double(x0.count) / 2 / max(variance, 1e-12) / Double(clips)
                 if clip < pictured {
                     cells.append(try middleFrame(raw, loaded.vae))
                     labels.append("CLIP \(clip) (\(x0.shape[0]) LATENT FRAMES)")
@@ -80,18 +101,20 @@ extension TrainCommand {
                                                caption: "DIT CLEAN ESTIMATES ON HELD-OUT CLIPS").render(cells, labels: labels)
                 try picture.writePNG(to: URL(fileURLWithPath: sheet))
             }
+            let result = Report(levels: levels, noiseCarried: noiseCarried)
             if let report {
                 let json = JSONEncoder()
                 json.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try json.encode(levels).write(to: URL(fileURLWithPath: report))
+                try json.encode(result).write(to: URL(fileURLWithPath: report))
             }
-            if output.json { return try printJSON(levels) }
+            if output.json { return try printJSON(result) }
             print("velocity loss on \(clips) held-out clips (mean squared error against ε − x0):")
             print("     t   with caption   empty caption   caption's gain")
             for level in levels {
                 print(String(format: "  %.2f   %12.4f   %13.4f   %13.1f%%", level.time, level.conditional, level.unconditional,
                              100 * (1 - level.conditional / max(level.unconditional, 1e-12))))
             }
+            print(String(format: "noise carried into the clean estimate at t = 1: %.3f of the clean latent's variance (0 is ideal)", noiseCarried))
         }
 
         func meanSquare(_ a: Tensor, _ b: Tensor) -> Double {
