@@ -122,16 +122,16 @@ import TesseraTensor
         let losses = ditLog.split(separator: "\n").dropFirst().compactMap { Float($0.split(separator: ",")[1]) }
         #expect(losses.count == 3 && losses.allSatisfy { $0.isFinite && $0 > 0 }, "three finite DiT losses: \(ditLog)")
         let config = try DiTConfig.load(dit.appendingPathComponent("dit.json").path)
-        #expect(config.hidden == 64 && config.heads == 1 && config.depth == 1 && config.usesVelocitySkip && !config.usesFramePositions)
+        #expect(config.hidden == 64 && config.heads == 1 && config.depth == 1 && !config.usesVelocitySkip && !config.usesFramePositions, "the shipped model's shape by default")
         let finished = try TrainCommandTests.weights(resumed)
         do {
-            try trainDiT(resumed, ["--no-velocity-skip"])
-            Issue.record("a checkpoint with the velocity skip resumed without it")
+            try trainDiT(resumed, ["--velocity-skip"])
+            Issue.record("a checkpoint without the velocity skip resumed with it")
         } catch {
             #expect("\(error)".contains("holds a checkpoint of another DiT shape"), "\(error)")
         }
         #expect(try TrainCommandTests.weights(resumed) == finished, "the refused resume changed nothing")
-        #expect(try DiTConfig.load(resumed.appendingPathComponent("dit.json").path).usesVelocitySkip, "nor its config")
+        #expect(try DiTConfig.load(resumed.appendingPathComponent("dit.json").path).usesVelocitySkip == false, "nor its config")
         do {
             var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", vae.path, "--out", dit.path, "--width", "100"])
             try command.run()

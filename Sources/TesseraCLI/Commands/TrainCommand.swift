@@ -210,8 +210,8 @@ extension TrainCommand {
         var depth = DiTConfig.world.depth
         @Flag(inversion: .prefixedNo, help: "Give each token where it sits in its frame (fractions of height and width) beside its rotary positions (docs/MODEL.md, session 13).")
         var framePositions = false
-        @Flag(inversion: .prefixedNo, help: "Add the velocity's linear part in the noisy latent to the network's output, so it need not copy the noise (docs/MODEL.md, session 13).")
-        var velocitySkip = true
+        @Flag(inversion: .prefixedNo, help: "Add the velocity's linear part in the noisy latent (above t = 1/2) to the network's output, so it need not copy the noise (docs/MODEL.md, session 13).")
+        var velocitySkip = false
         @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
         var initFolder: String?
 
