@@ -155,25 +155,21 @@ func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
         #expect(relativeError(windowed, try file.tensor("output.velocity_windowed_1_2_2")) < 1e-4)
     }
 
-    // The same forward with frame positions on (fixed features added to the patch embedding, written in the
-    // reference from docs/ENGINE.md alone); the same error budget. Without them the output is far off.
-    @Test func framePositionsMatchTheReference() throws {
-        var placed = config
-        placed.framePositions = true
+    /// The full-layout velocity with `change` applied to the config, and the golden output `name`.
+    func variant(_ change: (inout DiTConfig) -> Void, golden name: String) throws -> (velocity: Tensor, expected: Tensor) {
+        var changed = config
+        change(&changed)
         let x = try file.tensor("input.x"), time = try file.tensor("input.t").storage[0]
-        let expected = try file.tensor("output.velocity_frame_positions")
-        let velocity = try DiT(config: placed, weights: weights()).velocity(x, time: time, caption: caption(), layout: .full)
-        #expect(relativeError(velocity, expected) < 1e-4)
-        #expect(relativeError(try file.tensor("output.velocity"), expected) > 1e-2, "the golden differs from the plain forward")
+        return (try DiT(config: changed, weights: weights()).velocity(x, time: time, caption: caption(), layout: .full), try file.tensor(name))
     }
 
-    // The velocity skip (the velocity's linear part in x_t added to the output), against the reference.
-    @Test func theVelocitySkipMatchesTheReference() throws {
-        var skipped = config
-        skipped.velocitySkip = true
-        let x = try file.tensor("input.x"), time = try file.tensor("input.t").storage[0]
-        let expected = try file.tensor("output.velocity_velocity_skip")
-        let velocity = try DiT(config: skipped, weights: weights()).velocity(x, time: time, caption: caption(), layout: .full)
+    // Frame positions (fixed features added to the patch embedding, written in the reference from
+    // docs/ENGINE.md alone) and the velocity skip (the velocity's linear part in x_t added to the output),
+    // each against the reference with the same error budget; without them the output is far off.
+    @Test(arguments: ["frame_positions", "velocity_skip"])
+    func optionalPartsMatchTheReference(_ part: String) throws {
+        let (velocity, expected) = try variant({ part == "frame_positions" ? ($0.framePositions = true) : ($0.velocitySkip = true) },
+                                               golden: "output.velocity_" + part)
         #expect(relativeError(velocity, expected) < 1e-4)
         #expect(relativeError(try file.tensor("output.velocity"), expected) > 1e-2, "the golden differs from the plain forward")
     }

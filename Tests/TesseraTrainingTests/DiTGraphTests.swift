@@ -40,17 +40,22 @@ import TesseraTensor
         #expect(worst / scale < 1e-4, "worst difference \(worst)")
     }
 
+    /// The inference and tape velocities (full layout) for `changed`, and their worst difference relative to the scale.
+    func bothPaths(_ changed: DiTConfig) throws -> (inference: Tensor, worst: Float) {
+        let expected = try DiT(config: changed, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
+        let tape = Tape()
+        let actual = tape.value(try DiTGraph(tape: tape, config: changed, weights: weights).velocity(x, time: time, caption: caption, layout: .full))
+        let scale = max(1, expected.storage.map(abs).max() ?? 0)
+        return (expected, (zip(actual.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0) / scale)
+    }
+
     /// With frame positions (fixed features added to the patch embedding) both paths still agree, and the
     /// features change the output: the same weights, the same latent, another velocity.
     @Test func framePositionsMatchTheInferenceForward() throws {
         var placed = config
         placed.framePositions = true
-        let expected = try DiT(config: placed, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
-        let tape = Tape()
-        let actual = tape.value(try DiTGraph(tape: tape, config: placed, weights: weights).velocity(x, time: time, caption: caption, layout: .full))
-        let scale = max(1, expected.storage.map(abs).max() ?? 0)
-        let worst = zip(actual.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst / scale < 1e-4, "worst difference \(worst)")
+        let (expected, worst) = try bothPaths(placed)
+        #expect(worst < 1e-4, "worst relative difference \(worst)")
         let without = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
         let change = zip(without.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
         #expect(change > 1e-3, "frame positions changed the velocity by at most \(change)")
@@ -60,11 +65,8 @@ import TesseraTensor
     @Test func theVelocitySkipMatchesTheInferenceForward() throws {
         var skipped = config
         skipped.velocitySkip = true
-        let expected = try DiT(config: skipped, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
-        let tape = Tape()
-        let actual = tape.value(try DiTGraph(tape: tape, config: skipped, weights: weights).velocity(x, time: time, caption: caption, layout: .full))
-        let scale = max(1, expected.storage.map(abs).max() ?? 0)
-        #expect((zip(actual.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0) / scale < 1e-4)
+        let (expected, worstPath) = try bothPaths(skipped)
+        #expect(worstPath < 1e-4, "worst relative difference \(worstPath)")
         let plain = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
         let s = DiTConfig.velocitySkip(time: time)
         #expect(s != 0)
