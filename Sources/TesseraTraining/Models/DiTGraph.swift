@@ -75,9 +75,7 @@ public struct DiTGraph {
         let out = linear(t.modulate(t.layerNorm(h), shift: t.columns(final, 0, d), scale: t.columns(final, d, d)), "final_layer.linear")
         let velocity = t.unpatchify(out, shape: x.shape, patch: patch)
         guard config.usesVelocitySkip else { return velocity }
-        var skipped = x
         let skip = DiTConfig.velocitySkip(time: time)
-        for i in skipped.storage.indices { skipped.storage[i] *= skip }
-        return t.add(velocity, t.constant(skipped))
+        return t.add(velocity, t.constant(Elementwise.map(x) { skip * $0 }))
     }
 }
