@@ -318,6 +318,8 @@ def dit_forward(weights, cfg, x, t, ctx, ctx_length, y, layout="full", trace=Non
     v = unpatchify(out, patch, x.shape)  # [F, H, W, C]
     if cfg.get("velocitySkip"):  # the velocity's least-squares coefficient on x_t, unit-variance x0 and noise
         v = v + max(0.0, (2 * t - 1) / ((1 - t) ** 2 + t ** 2)) * x  # and 0 for t <= 1/2
+    if cfg.get("prediction") == "clean":  # the output is the clean latent; the velocity is (x_t - x0) / t, t >= 0.05
+        v = (x - v) / max(t, 0.05)
     return v
 
 

@@ -240,6 +240,9 @@ def dit_goldens():
     skipped = dict(cfg, velocitySkip=True)
     t["output.velocity_velocity_skip"] = ref.dit_forward(weights, skipped, inp["x"], inp["t"], inp["ctx"], 4,
                                                          inp["y"], "full")
+    clean = dict(cfg, prediction="clean")
+    t["output.velocity_clean_prediction"] = ref.dit_forward(weights, clean, inp["x"], inp["t"], inp["ctx"], 4,
+                                                            inp["y"], "full")
     meta = {"input.ctx_length": "4", "layout": "full", "config": "dit_tiny.json"}
     return t, meta
 

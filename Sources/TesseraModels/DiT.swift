@@ -136,10 +136,10 @@ public final class DiT: @unchecked Sendable {
         Elementwise.layerNorm(h, multiplier: final[d..<(2 * d)].map { 1 + $0 }, offset: Array(final[0..<d]), into: &normed)
         let out = linear(normed, "final_layer.linear")  // [T, P]
         var velocity = Spacetime.unpatchify(out, shape: x.shape, patch: (p[0], p[1], p[2]))
-        if config.usesVelocitySkip {
-            let skip = DiTConfig.velocitySkip(time: time)
+        let (network, input) = config.outputMap(time: time)
+        if network != 1 || input != 0 {
             velocity.storage.withUnsafeMutableBufferPointer { vs in
-                x.storage.withUnsafeBufferPointer { xs in for i in vs.indices { vs[i] += skip * xs[i] } }
+                x.storage.withUnsafeBufferPointer { xs in for i in vs.indices { vs[i] = network * vs[i] + input * xs[i] } }
             }
         }
         return (velocity, c, blockOutputs)

@@ -1,5 +1,13 @@
 import Foundation
 
+/// What a diffusion transformer's output stands for.
+public enum DiTPrediction: String, Codable, Sendable, CaseIterable {
+    /// The velocity `ε − x0` itself.
+    case velocity
+    /// The clean latent `x0`; the velocity is derived from it and the noisy latent (`DiTConfig.outputMap`).
+    case clean
+}
+
 /// The shape of a diffusion transformer, stored as JSON beside its weights (docs/ENGINE.md).
 public struct DiTConfig: Codable, Sendable, Equatable {
     public var latentChannels: Int
@@ -23,11 +31,14 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     /// linear in the noisy latent (docs/ENGINE.md, "Velocity skip"). Absent or false: the network's output alone,
     /// as every model before session 13.
     public var velocitySkip: Bool?
+    /// What the network's output is: the velocity (absent, as every model before session 14) or the clean latent,
+    /// turned into the velocity `(x_t − x̂0)/max(t, tFloor)` (docs/ENGINE.md, "Clean prediction").
+    public var prediction: DiTPrediction?
 
     public init(
         latentChannels: Int, patch: [Int], hidden: Int, depth: Int, heads: Int, mlpRatio: Int = 4, textWidth: Int = 384,
         ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256, framePositions: Bool? = nil,
-        velocitySkip: Bool? = nil
+        velocitySkip: Bool? = nil, prediction: DiTPrediction? = nil
     ) throws {
         self.latentChannels = latentChannels
         self.patch = patch
@@ -41,6 +52,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         self.frequencyEmbedding = frequencyEmbedding
         self.framePositions = framePositions
         self.velocitySkip = velocitySkip
+        self.prediction = prediction
         try validate()
     }
 
@@ -55,12 +67,31 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         if latentChannels < 1 || depth < 1 || mlpRatio < 1 || textWidth < 1 { problems.append("channels, depth, mlpRatio and textWidth must be positive") }
         if frequencyEmbedding < 2 || frequencyEmbedding % 2 != 0 { problems.append("frequencyEmbedding must be even") }
         if usesFramePositions && (hidden % 4 != 0 || hidden < 8) { problems.append("framePositions need hidden \(hidden) to be a multiple of 4, at least 8") }
+        if usesVelocitySkip && predicts == .clean { problems.append("the velocity skip and the clean prediction exclude each other") }
         if !problems.isEmpty { throw ModelError.badConfig(problems.joined(separator: "; ")) }
     }
 
     public var headWidth: Int { hidden / heads }
     public var usesFramePositions: Bool { framePositions ?? false }
     public var usesVelocitySkip: Bool { velocitySkip ?? false }
+    public var predicts: DiTPrediction { prediction ?? .velocity }
+
+    /// The velocity is `network·output + input·x_t` at time `t`: (1, 0) for a velocity network, (1, s(t)) with
+    /// the velocity skip, (−1/t', 1/t') with t' = max(t, `cleanTimeFloor`) for a clean-latent network — one map,
+    /// used by the inference forward and the training graph alike.
+    public func outputMap(time t: Float) -> (network: Float, input: Float) {
+        switch predicts {
+        case .clean:
+            let floor = max(t, Self.cleanTimeFloor)
+            return (-1 / floor, 1 / floor)
+        case .velocity:
+            return (1, usesVelocitySkip ? Self.velocitySkip(time: t) : 0)
+        }
+    }
+
+    /// Below this time a clean-latent network's velocity divides by it instead of by t, so the velocity and
+    /// its loss stay bounded as t → 0 (the weight on the clean latent's error is at most 1/0.05² = 400).
+    public static let cleanTimeFloor: Float = 0.05
 
     /// `s(t) = (2t − 1)/((1 − t)² + t²)` above `t = ½`, 0 below: above ½, the least-squares coefficient of the
     /// velocity `v = ε − x0` on the noisy latent `x_t = (1 − t)·x0 + t·ε` for unit-variance data and noise

@@ -37,6 +37,23 @@ import TesseraTensor
         #expect(Set((0..<24).map { Self.row(table, $0) }).count == 24, "every place has its own features")
     }
 
+    /// A clean-latent network's output o gives the velocity (x − o)/t, so the sampler's clean estimate x − t·v is
+    /// o itself; below t = 0.05 it divides by 0.05. The skip and the clean prediction together are refused.
+    @Test func theCleanPredictionsVelocityLeadsBackToItsOutput() throws {
+        var config = DiTConfig.world
+        config.prediction = .clean
+        for t: Float in [0.05, 0.3, 0.7, 1] {
+            let (network, input) = config.outputMap(time: t)
+            let x: Float = 0.8, output: Float = -0.3
+            let velocity = network * output + input * x
+            #expect(abs(x - t * velocity - output) < 1e-6, "t = \(t)")
+        }
+        #expect(config.outputMap(time: 0.01) == config.outputMap(time: 0.05) && config.outputMap(time: 0.05).input == 20)
+        #expect(DiTConfig.world.outputMap(time: 0.7) == (1, 0) && DiTConfig.world.predicts == .velocity)
+        config.velocitySkip = true
+        #expect(throws: ModelError.self) { try config.validate() }
+    }
+
     /// Above t = ½ the skip's coefficient is the least-squares one, Cov(v, x_t)/Var(x_t) for unit-variance x0
     /// and ε (1 at t = 1); at and below ½ it is 0.
     @Test func theVelocitySkipIsTheLinearPartOfTheVelocityAboveAHalf() {

@@ -164,12 +164,17 @@ func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
     }
 
     // Frame positions (fixed features added to the patch embedding, written in the reference from
-    // docs/ENGINE.md alone) and the velocity skip (the velocity's linear part in x_t added to the output),
-    // each against the reference with the same error budget; without them the output is far off.
-    @Test(arguments: ["frame_positions", "velocity_skip"])
+    // docs/ENGINE.md alone), the velocity skip (the velocity's linear part in x_t added to the output) and the
+    // clean prediction (the output is x0, the velocity (x_t − x0)/t), each against the reference with the
+    // same error budget; without them the output is far off.
+    @Test(arguments: ["frame_positions", "velocity_skip", "clean_prediction"])
     func optionalPartsMatchTheReference(_ part: String) throws {
-        let (velocity, expected) = try variant({ part == "frame_positions" ? ($0.framePositions = true) : ($0.velocitySkip = true) },
-                                               golden: "output.velocity_" + part)
+        let change: (inout DiTConfig) -> Void = switch part {
+        case "frame_positions": { $0.framePositions = true }
+        case "velocity_skip": { $0.velocitySkip = true }
+        default: { $0.prediction = .clean }
+        }
+        let (velocity, expected) = try variant(change, golden: "output.velocity_" + part)
         #expect(relativeError(velocity, expected) < 1e-4)
         #expect(relativeError(try file.tensor("output.velocity"), expected) > 1e-2, "the golden differs from the plain forward")
     }

@@ -124,14 +124,19 @@ import TesseraTensor
         let config = try DiTConfig.load(dit.appendingPathComponent("dit.json").path)
         #expect(config.hidden == 64 && config.heads == 1 && config.depth == 1 && !config.usesVelocitySkip && !config.usesFramePositions, "the shipped model's shape by default")
         let finished = try TrainCommandTests.weights(resumed)
-        do {
-            try trainDiT(resumed, ["--velocity-skip"])
-            Issue.record("a checkpoint without the velocity skip resumed with it")
-        } catch {
-            #expect("\(error)".contains("holds a checkpoint of another DiT shape"), "\(error)")
+        for (other, refusal) in [(["--velocity-skip"], "holds a checkpoint of another DiT shape"),
+                                 (["--prediction", "clean"], "holds a checkpoint of another DiT shape"),
+                                 (["--velocity-skip", "--prediction", "clean"], "exclude each other")] {
+            do {
+                try trainDiT(resumed, other)
+                Issue.record("a checkpoint of a plain velocity DiT resumed with \(other)")
+            } catch {
+                #expect("\(error)".contains(refusal), "\(other): \(error)")
+            }
+            #expect(try TrainCommandTests.weights(resumed) == finished, "the refused resume changed nothing")
+            let saved = try DiTConfig.load(resumed.appendingPathComponent("dit.json").path)
+            #expect(!saved.usesVelocitySkip && saved.predicts == .velocity, "nor its config")
         }
-        #expect(try TrainCommandTests.weights(resumed) == finished, "the refused resume changed nothing")
-        #expect(try DiTConfig.load(resumed.appendingPathComponent("dit.json").path).usesVelocitySkip == false, "nor its config")
         do {
             var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", vae.path, "--out", dit.path, "--width", "100"])
             try command.run()

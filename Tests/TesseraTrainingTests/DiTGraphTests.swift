@@ -61,17 +61,20 @@ import TesseraTensor
         #expect(change > 1e-3, "frame positions changed the velocity by at most \(change)")
     }
 
-    /// With the velocity skip both paths agree, and the output moves by exactly s(t)·x.
-    @Test func theVelocitySkipMatchesTheInferenceForward() throws {
-        var skipped = config
-        skipped.velocitySkip = true
-        let (expected, worstPath) = try bothPaths(skipped)
+    /// With the velocity skip, or with the clean prediction, both paths agree, and the output is exactly the
+    /// plain network's output mapped by `outputMap`: plain + s(t)·x, or (x − plain)/t.
+    @Test(arguments: ["velocity skip", "clean prediction"])
+    func theOutputMapMatchesTheInferenceForward(_ variant: String) throws {
+        var changed = config
+        if variant == "velocity skip" { changed.velocitySkip = true } else { changed.prediction = .clean }
+        let (expected, worstPath) = try bothPaths(changed)
         #expect(worstPath < 1e-4, "worst relative difference \(worstPath)")
         let plain = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
-        let s = DiTConfig.velocitySkip(time: time)
-        #expect(s != 0)
-        let worst = zip(zip(expected.storage, plain.storage), x.storage).map { abs($0.0 - $0.1 - s * $1) }.max() ?? 1
-        #expect(worst < 1e-5, "velocity − plain velocity − s·x: \(worst)")
+        let (network, input) = changed.outputMap(time: time)
+        let expectedMap: (Float, Float) = variant == "velocity skip" ? (1, DiTConfig.velocitySkip(time: time)) : (-1 / time, 1 / time)
+        #expect(network == expectedMap.0 && input == expectedMap.1 && input != 0)
+        let worst = zip(zip(expected.storage, plain.storage), x.storage).map { abs($0.0 - network * $0.1 - input * $1) }.max() ?? 1
+        #expect(worst < 1e-4, "velocity − (network·plain + input·x): \(worst)")
     }
 
     /// d(MSE)/d(weight) for a sample of weights in every kind of layer, against central differences.

@@ -212,6 +212,8 @@ extension TrainCommand {
         var framePositions = false
         @Flag(inversion: .prefixedNo, help: "Add the velocity's linear part in the noisy latent (above t = 1/2) to the network's output, so it need not copy the noise (docs/MODEL.md, session 13).")
         var velocitySkip = false
+        @Option(help: "What the network outputs: velocity (the noise minus the clean latent) or clean (the clean latent, from which the velocity is derived; docs/MODEL.md, session 14).")
+        var prediction = DiTPrediction.velocity
         @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
         var initFolder: String?
 
@@ -254,12 +256,14 @@ extension TrainCommand {
             (config.hidden, config.heads, config.depth) = (width, width / 64, depth)
             config.framePositions = framePositions ? true : nil
             config.velocitySkip = velocitySkip ? true : nil
+            config.prediction = prediction == .velocity ? nil : prediction
+            do { try config.validate() } catch { throw CLIError("--velocity-skip with --prediction \(prediction.rawValue): \(error)") }
             if let start, start.config != config {
                 throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
             }
             let configPath = options.folder.appendingPathComponent("dit.json").path
             if resuming, let saved = try? DiTConfig.load(configPath), saved != config {
-                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-]frame-positions, --[no-]velocity-skip) or use a new --out")
+                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-]frame-positions, --[no-]velocity-skip, --prediction) or use a new --out")
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -570,3 +574,5 @@ func plot(_ log: TrainingLog, title: String, to url: URL) throws {
 func trainingNote(_ text: String) {
     FileHandle.standardError.write(Data("==> \(text)\n".utf8))
 }
+
+extension DiTPrediction: ExpressibleByArgument {}

@@ -74,8 +74,8 @@ public struct DiTGraph {
         let final = linear(siluC, "final_layer.adaLN_modulation.1")  // [1, 2D]
         let out = linear(t.modulate(t.layerNorm(h), shift: t.columns(final, 0, d), scale: t.columns(final, d, d)), "final_layer.linear")
         let velocity = t.unpatchify(out, shape: x.shape, patch: patch)
-        guard config.usesVelocitySkip else { return velocity }
-        let skip = DiTConfig.velocitySkip(time: time)
-        return t.add(velocity, t.constant(Elementwise.map(x) { skip * $0 }))
+        let (network, input) = config.outputMap(time: time)
+        guard network != 1 || input != 0 else { return velocity }
+        return t.add(network == 1 ? velocity : t.scale(velocity, by: network), t.constant(Elementwise.map(x) { input * $0 }))
     }
 }
