@@ -32,7 +32,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     /// as every model before session 13.
     public var velocitySkip: Bool?
     /// What the network's output is: the velocity (absent, as every model before session 14) or the clean latent,
-    /// turned into the velocity `(x_t − x̂0)/max(t, tFloor)` (docs/ENGINE.md, "Clean prediction").
+    /// turned into the velocity `(x_t − x̂0)/max(t, cleanTimeFloor)` (docs/ENGINE.md, "Clean prediction").
     public var prediction: DiTPrediction?
 
     public init(
