@@ -70,6 +70,50 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
     }
 }
 
+@Suite struct MicroKernelTests {
+    /// The oracle: each output `Σ_p A(r, p)·B(p, c)` in order of `p` from zero with the same multiply-add,
+    /// then added to `C` when accumulating — so the kernel must agree bit for bit.
+    func plain(m: Int, depth: Int, a: [Float], blockStride: Int, rowStride: Int, innerStride: Int, b: [Float], ldb: Int, c: [Float], ldc: Int, accumulate: Bool) -> [Float] {
+        var c = c
+        for r in 0..<m {
+            let base = (r / MicroKernel.rows) * blockStride + (r % MicroKernel.rows) * rowStride
+            for column in 0..<MicroKernel.columns {
+                var total: Float = 0
+                for p in 0..<depth { total = FastMath.multiplyAdd(a[base + p * innerStride], b[p * ldb + column], total) }
+                c[r * ldc + column] = accumulate ? c[r * ldc + column] + total : total
+            }
+        }
+        return c
+    }
+
+    // Every row count of a block (1–6) and several blocks; A read through row strides (keys in place) and
+    // through panels (values); B and C with padding between rows.
+    @Test(arguments: [(1, 1), (5, 7), (6, 64), (13, 64), (20, 3)], [false, true])
+    func panelsMatchThePlainLoopBitForBit(_ shape: (Int, Int), _ accumulate: Bool) {
+        let (m, depth) = shape
+        let blocks = (m + 5) / 6
+        let layouts = [(blockStride: 6 * (depth + 3), rowStride: depth + 3, innerStride: 1), (blockStride: 6 * depth, rowStride: 1, innerStride: 6)]
+        for layout in layouts {
+            let a = testTensor([blocks * max(layout.blockStride, 6 * depth) + 8], seed: 31).storage
+            let ldb = 19, ldc = 21
+            let b = testTensor([depth * ldb], seed: 32).storage, c = testTensor([m * ldc], seed: 33).storage
+            var fast = c
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    fast.withUnsafeMutableBufferPointer { c in
+                        MicroKernel.panel(
+                            m: m, depth: depth, a: a.baseAddress!, blockStride: layout.blockStride, rowStride: layout.rowStride,
+                            innerStride: layout.innerStride, b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                    }
+                }
+            }
+            let expected = plain(m: m, depth: depth, a: a, blockStride: layout.blockStride, rowStride: layout.rowStride,
+                                 innerStride: layout.innerStride, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+            #expect(fast.map(\.bitPattern) == expected.map(\.bitPattern), "\(layout)")
+        }
+    }
+}
+
 @Suite struct AttentionTests {
     let grid = Attention.Grid(frames: 3, height: 4, width: 5)
 
@@ -86,9 +130,22 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
     func fullMatchesTheReferenceAtAnyThreadCount(_ threads: Int) {
         Compute.setThreads(threads)
         defer { Compute.setThreads(1) }
-        let (q, k, v) = inputs(300, 32)  // several query and key blocks
+        let (q, k, v) = inputs(300, 32)  // two query blocks
         let fast = Attention.attend(q: q, k: k, v: v, heads: 2)
         #expect(maxDifference(fast, ReferenceKernels.attention(q: q, k: k, v: v, heads: 2)) < 1e-5)
+    }
+
+    // The micro-kernel's edges: 64-wide heads over three key blocks (the last one short) and five query
+    // blocks (the last not a multiple of 16 or 6); 12- and 20-wide heads (an 8-column block, a 16-column one,
+    // then 4 columns by the plain loop); a single query; fewer keys than a row block.
+    @Test(arguments: [(1_100, 128, 2, 1_100), (37, 24, 2, 37), (530, 40, 2, 530), (1, 128, 2, 700), (300, 64, 1, 5)])
+    func everyBlockEdgeMatchesTheReference(_ shape: (Int, Int, Int, Int)) {
+        let (queries, width, heads, keys) = shape
+        Compute.setThreads(2)
+        defer { Compute.setThreads(1) }
+        let q = testTensor([queries, width], seed: 21), k = testTensor([keys, width], seed: 22), v = testTensor([keys, width], seed: 23)
+        let fast = Attention.attend(q: q, k: k, v: v, heads: heads)
+        #expect(maxDifference(fast, ReferenceKernels.attention(q: q, k: k, v: v, heads: heads)) < 1e-5)
     }
 
     @Test func keyLengthMasksPaddedKeys() {

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Multi-head attention, blocked with an online softmax: scores are made one (query block × key block)
-/// tile at a time with `cblas_sgemm`, folded into a running max, sum and output, so no `Tq × Tk` matrix is
-/// ever stored. Work is split over (group, head, query block) across `Compute.threads`.
+/// tile at a time with `MicroKernel` products, folded into a running max, sum and output, so no `Tq × Tk`
+/// matrix is ever stored. Work is split over (group, head, query block) across `Compute.threads`.
 public enum Attention {
     /// Which keys each query of a `frames × height × width` token grid sees in self-attention.
     public enum Layout: Sendable, Equatable {
@@ -142,32 +142,57 @@ public enum Attention {
             firstUnit.append(units)
             units += blocks * heads
         }
-        Compute.parallel(units) { unit in
-            // Which group, head and query block this unit is.
-            var low = 0, high = groups.count - 1  // last group whose first unit ≤ unit
-            while low < high {
-                let middle = (low + high + 1) / 2
-                if firstUnit[middle] <= unit { low = middle } else { high = middle - 1 }
+        // Units in contiguous runs, each run with one scratch buffer sized for the largest unit: the
+        // factorized layout's temporal units are small (31 queries and keys at 5 s) and many (a head per
+        // token of a frame), where an allocation per unit showed in the profile.
+        let runs = min(units, max(1, Compute.threads) * 16), perRun = (units + runs - 1) / runs
+        let largest = groups.reduce((queries: 0, keys: 0)) { (max($0.queries, min(queryBlock, $1.queries)), max($0.keys, $1.keys)) }
+        let scratchCount = tileScratch(queries: largest.queries, keys: largest.keys, dh: dh)
+        Compute.parallel((units + perRun - 1) / perRun) { run in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { scratch.deallocate() }
+            for unit in (run * perRun)..<min(units, (run + 1) * perRun) {
+                // Which group, head and query block this unit is.
+                var low = 0, high = groups.count - 1  // last group whose first unit ≤ unit
+                while low < high {
+                    let middle = (low + high + 1) / 2
+                    if firstUnit[middle] <= unit { low = middle } else { high = middle - 1 }
+                }
+                let g = low
+                let local = unit - firstUnit[g]
+                let head = local % heads, block = local / heads
+                let group = groups[g]
+                let q0 = block * queryBlock, nq = min(queryBlock, group.queries - q0)
+                let firstQuery = group.q + q0 * group.stride
+                tile(
+                    q: o.q + firstQuery * o.ldq + head * dh, ldq: group.stride * o.ldq,
+                    k: o.k + group.k * o.ldk + head * dh, ldk: group.stride * o.ldk,
+                    v: o.v + group.k * o.ldv + head * dh, ldv: group.stride * o.ldv,
+                    out: o.out + firstQuery * o.ldo + head * dh, ldo: group.stride * o.ldo,
+                    queries: nq, keys: group.keys, dh: dh, scratch: scratch)
             }
-            let g = low
-            let local = unit - firstUnit[g]
-            let head = local % heads, block = local / heads
-            let group = groups[g]
-            let q0 = block * queryBlock, nq = min(queryBlock, group.queries - q0)
-            let firstQuery = group.q + q0 * group.stride
-            tile(
-                q: o.q + firstQuery * o.ldq + head * dh, ldq: group.stride * o.ldq,
-                k: o.k + group.k * o.ldk + head * dh, ldk: group.stride * o.ldk,
-                v: o.v + group.k * o.ldv + head * dh, ldv: group.stride * o.ldv,
-                out: o.out + firstQuery * o.ldo + head * dh, ldo: group.stride * o.ldo,
-                queries: nq, keys: group.keys, dh: dh)
         }
     }
 
-    /// One head, one block of queries against all keys of its group: the online-softmax loop.
+    /// Floats of scratch `tile` needs for up to `queries` queries and `keys` keys of width `dh`.
+    static func tileScratch(queries: Int, keys: Int, dh: Int) -> Int {
+        let padded = (queries + MicroKernel.columns - 1) / MicroKernel.columns * MicroKernel.columns
+        let groups = (dh + MicroKernel.rows - 1) / MicroKernel.rows, blockKeys = min(keyBlock, keys)
+        return padded * dh + padded * blockKeys + groups * MicroKernel.rows * blockKeys + dh * padded + 5 * padded
+    }
+
+    /// One head, one block of queries against all keys of its group: the online-softmax loop, on
+    /// `MicroKernel` panels of 16 queries.
+    ///
+    /// The queries are transposed and scaled once, into one `Qᵀ [Dh, 16]` panel per 16 queries (the last
+    /// padded with zero queries). Per key block: the scores come out transposed, `Sᵀ = K·Qᵀ`, one
+    /// `[bk, 16]` panel per 16 queries, reading the keys where they lie; the softmax's maxima, exponentials and
+    /// sums run down each panel, 16 queries at a time; the values are copied into panels of 6 head
+    /// dimensions, `[bk, 6]`; and `Oᵀ += Vᵀ·Sᵀ` reads both panels front to back. `Oᵀ [Dh, nq']` is
+    /// transposed back, divided by the sums, into `out`.
     static func tile(
         q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
-        out: UnsafeMutablePointer<Float>, ldo: Int, queries nq: Int, keys nk: Int, dh: Int
+        out: UnsafeMutablePointer<Float>, ldo: Int, queries nq: Int, keys nk: Int, dh: Int, scratch: UnsafeMutablePointer<Float>
     ) {
         guard nq > 0 else { return }
         if nk == 0 {
@@ -176,46 +201,106 @@ public enum Attention {
         }
         // Scores in base 2: log2 e folded into the scale, so the softmax needs 2^x, not e^x.
         let scale = 1.442_695_04 / Float(dh).squareRoot()
+        let width = MicroKernel.columns, group = MicroKernel.rows
+        let strips = (nq + width - 1) / width, padded = strips * width, groups = (dh + group - 1) / group
         let blockKeys = min(keyBlock, nk)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * blockKeys)  // [nq, bk]
-        let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: nq * dh)  // [nq, Dh]
-        let runningMax = UnsafeMutablePointer<Float>.allocate(capacity: nq)
-        let runningSum = UnsafeMutablePointer<Float>.allocate(capacity: nq)
-        defer {
-            scores.deallocate()
-            accumulator.deallocate()
-            runningMax.deallocate()
-            runningSum.deallocate()
+        // Panels in `scratch` (`tileScratch` floats): Qᵀ, strip s, dim d at (s·Dh + d)·16; Sᵀ, strip s, key j
+        // at (s·bk + j)·16; V, group g, key j at (g·bk + j)·6; Oᵀ [Dh, nq']; and per query: running max and
+        // sum, this block's max, sum and rescaling factor.
+        let queries = scratch
+        let scores = queries + strips * dh * width
+        let values = scores + strips * blockKeys * width
+        let accumulator = values + groups * blockKeys * group
+        let runningMax = accumulator + dh * padded, runningSum = runningMax + padded, top = runningSum + padded
+        let blockSum = top + padded, factor = blockSum + padded
+        // Query by query (each read once, front to back) into its column of its panel.
+        queries.update(repeating: 0, count: strips * dh * width)
+        for i in 0..<nq {
+            let source = q + i &* ldq, column = queries + (i / width) &* dh &* width + i % width
+            for d in 0..<dh { column[d &* width] = scale * source[d] }
         }
         var k0 = 0
         while k0 < nk {
             let bk = min(blockKeys, nk - k0)
-            // S = scale · Q·Kᵀ for this key block (in units of log2).
-            Linear.gemm(
-                m: nq, n: bk, k: dh, a: q, lda: ldq, transposeA: false, b: k + k0 * ldk, ldb: ldk, transposeB: true,
-                c: scores, ldc: bk, beta: 0, alpha: scale)
-            for i in 0..<nq {
-                let row = scores + i * bk
-                if k0 == 0 {
-                    let top = FastMath.maximum(row, count: bk, start: -Float.infinity)
-                    runningSum[i] = FastMath.exp2ShiftedSum(row, count: bk, shift: top)
-                    runningMax[i] = top
-                } else {
-                    let top = FastMath.maximum(row, count: bk, start: runningMax[i])
-                    let factor = exp2f(runningMax[i] - top)
-                    runningSum[i] = runningSum[i] * factor + FastMath.exp2ShiftedSum(row, count: bk, shift: top)
-                    runningMax[i] = top
-                    if factor != 1 { FastMath.scale(accumulator + i * dh, count: dh, by: factor) }
+            // Sᵀ = K·(scale·Qᵀ) for this key block (in units of log2), panel by panel.
+            for strip in 0..<strips {
+                MicroKernel.panel(
+                    m: bk, depth: dh, a: k + k0 * ldk, blockStride: group * ldk, rowStride: ldk, innerStride: 1,
+                    b: queries + strip * dh * width, ldb: width, c: scores + strip * bk * width, ldc: width, accumulate: false)
+            }
+            // The softmax down each panel: maxima, then 2^(s − max) in place and its sums.
+            for strip in 0..<strips {
+                softmaxDown(
+                    scores + strip * bk * width, rows: bk, start: k0 == 0 ? nil : runningMax + strip * width,
+                    max: top + strip * width, sum: blockSum + strip * width)
+            }
+            if k0 == 0 {
+                runningSum.update(from: blockSum, count: padded)
+            } else {
+                for i in 0..<padded {
+                    factor[i] = FastMath.exp2(runningMax[i] - top[i])
+                    runningSum[i] = FastMath.multiplyAdd(runningSum[i], factor[i], blockSum[i])
+                }
+                for d in 0..<dh {
+                    let row = accumulator + d * padded
+                    for i in 0..<padded { row[i] *= factor[i] }
                 }
             }
-            // O = P·V for the first key block, O += P·V after.
-            Linear.gemm(
-                m: nq, n: dh, k: bk, a: scores, lda: bk, transposeA: false, b: v + k0 * ldv, ldb: ldv, transposeB: false,
-                c: accumulator, ldc: dh, beta: k0 == 0 ? 0 : 1)
+            runningMax.update(from: top, count: padded)
+            // The values into panels of 6 dimensions (the last group may be narrower).
+            for g in 0..<groups {
+                let dims = min(group, dh - g * group)
+                for j in 0..<bk {
+                    let source = v + (k0 + j) * ldv + g * group, target = values + (g * bk + j) * group
+                    if dims == 6 {  // a constant count: six moves, not a call to memmove
+                        for r in 0..<6 { target[r] = source[r] }
+                    } else {
+                        for r in 0..<dims { target[r] = source[r] }
+                    }
+                }
+            }
+            // Oᵀ = Vᵀ·P for the first key block, Oᵀ += Vᵀ·P after.
+            for strip in 0..<strips {
+                MicroKernel.panel(
+                    m: dh, depth: bk, a: values, blockStride: group * bk, rowStride: 1, innerStride: group,
+                    b: scores + strip * bk * width, ldb: width, c: accumulator + strip * width, ldc: padded, accumulate: k0 > 0)
+            }
             k0 += bk
         }
         for i in 0..<nq {
-            FastMath.scale(accumulator + i * dh, count: dh, by: 1 / runningSum[i], into: out + i * ldo)
+            let inverse = 1 / runningSum[i]
+            let row = out + i &* ldo, column = UnsafePointer(accumulator + i)
+            for d in 0..<dh { row[d] = column[d &* padded] * inverse }
+        }
+    }
+
+    /// Down one `[rows, 16]` score panel: each column's max (with `start`'s when given) into `max`, the panel
+    /// replaced by `2^(s − max)`, each column's sum into `sum`. The maxima and sums live in a local buffer
+    /// while the panel is read (through the output pointers, which might alias the panel as far as the
+    /// compiler knows, every step was a load and a store).
+    @inline(__always)
+    static func softmaxDown(
+        _ panel: UnsafeMutablePointer<Float>, rows: Int, start: UnsafePointer<Float>?, max: UnsafeMutablePointer<Float>,
+        sum: UnsafeMutablePointer<Float>
+    ) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { local in
+            let t = local.baseAddress!, total = t + 16
+            for c in 0..<16 { t[c] = start?[c] ?? panel[c] }
+            for j in 0..<rows {
+                let row = panel + j * 16
+                for c in 0..<16 { t[c] = row[c] > t[c] ? row[c] : t[c] }
+            }
+            for c in 0..<16 { total[c] = 0 }
+            for j in 0..<rows {
+                let row = panel + j * 16
+                for c in 0..<16 {
+                    let e = FastMath.exp2(row[c] - t[c])
+                    row[c] = e
+                    total[c] += e
+                }
+            }
+            max.update(from: t, count: 16)
+            sum.update(from: total, count: 16)
         }
     }
 
