@@ -185,11 +185,11 @@ public enum Attention {
     /// `MicroKernel` panels of 16 queries.
     ///
     /// The queries are transposed and scaled once, into one `Qᵀ [Dh, 16]` panel per 16 queries (the last
-    /// padded with zero queries). Per key block: the scores come out transposed, `Sᵀ = K·Qᵀ`, one
-    /// `[bk, 16]` panel per 16 queries, reading the keys where they lie; the softmax's maxima, exponentials and
-    /// sums run down each panel, 16 queries at a time; the values are copied into panels of 6 head
-    /// dimensions, `[bk, 6]`; and `Oᵀ += Vᵀ·Sᵀ` reads both panels front to back. `Oᵀ [Dh, nq']` is
-    /// transposed back, divided by the sums, into `out`.
+    /// padded with zero queries). Per key block: the scores come out transposed, `Sᵀ = K·Qᵀ`, one `[bk, 16]`
+    /// panel per 16 queries, reading the keys where they lie; the softmax's maxima, exponentials and sums run
+    /// down each panel, 16 queries at a time, leaving `Pᵀ` in place of `Sᵀ`; the values are copied into
+    /// panels of 6 head dimensions, `[bk, 6]`; and `Oᵀ += Vᵀ·Pᵀ` reads both panels front to back.
+    /// `Oᵀ [Dh, nq']` is transposed back, divided by the sums, into `out`.
     static func tile(
         q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
         out: UnsafeMutablePointer<Float>, ldo: Int, queries nq: Int, keys nk: Int, dh: Int, scratch: UnsafeMutablePointer<Float>
@@ -259,7 +259,7 @@ public enum Attention {
                     }
                 }
             }
-            // Oᵀ = Vᵀ·P for the first key block, Oᵀ += Vᵀ·P after.
+            // Oᵀ = Vᵀ·Pᵀ for the first key block, Oᵀ += Vᵀ·Pᵀ after.
             for strip in 0..<strips {
                 MicroKernel.panel(
                     m: dh, depth: bk, a: values, blockStride: group * bk, rowStride: 1, innerStride: group,
