@@ -6,7 +6,7 @@ is checked there against the document's sentence one element at a time.
 
 Letters: F frames, H, W height and width at a level, C channels, p the pixel patch, L levels.
 
-    .venv/bin/python reference/vae_reference.py        # self-checks, then writes Golden/vae_tiny.{json,safetensors}
+    .venv/bin/python reference/vae_reference.py        # self-checks, then writes Golden/vae_tiny{,_split}.{json,safetensors}
 """
 
 import json
@@ -21,6 +21,7 @@ SEED = 1234
 
 TINY_VAE = {"imageChannels": 3, "latentChannels": 4, "patch": 2, "channels": [4, 8, 8, 12], "blocks": [0, 1, 1, 1],
             "temporalKernel": [1, 1, 3, 3], "temporalDown": [False, True, True], "eps": 1e-6}
+TINY_VAE_SPLIT = dict(TINY_VAE, temporalUpsampling="split")
 
 # --------------------------------------------------------------------------------------------- kernels
 
@@ -46,6 +47,19 @@ def space_to_depth(x, r):
 def repeat_frames(x):
     """Causal temporal upsampling: frame 0 once, every later frame twice (1 + n frames -> 1 + 2n)."""
     return np.concatenate([x[:1]] + [x[i:i + 1] for i in range(1, x.shape[0]) for _ in range(2)], axis=0)
+
+
+def split_frames(x):
+    """Causal temporal upsampling from channel halves: frame 0 gives channels [0, C), every later frame two
+    frames, [0, C) then [C, 2C) (1 + n frames of 2C -> 1 + 2n frames of C)."""
+    c = x.shape[-1] // 2
+    return np.concatenate([x[:1, ..., :c]] + [x[i:i + 1, ..., h * c:(h + 1) * c] for i in range(1, x.shape[0]) for h in range(2)],
+                          axis=0)
+
+
+def splits_time(cfg, i):
+    """Whether the decoder's upsampling from level i to i - 1 doubles time by splitting channels."""
+    return cfg["temporalDown"][i - 1] and cfg.get("temporalUpsampling", "repeat") == "split"
 
 
 # --------------------------------------------------------------------------------------------- network
@@ -80,7 +94,7 @@ def weight_shapes(cfg):
     for i in range(top, -1, -1):
         blocks("decoder", i)
         if i > 0:
-            conv(f"decoder.levels.{i}.up", 4 * ch[i - 1], ch[i], 1)
+            conv(f"decoder.levels.{i}.up", 4 * ch[i - 1] * (2 if splits_time(cfg, i) else 1), ch[i], 1)
     shapes["decoder.norm_out.weight"] = [ch[0]]
     conv("decoder.conv_out", pix, ch[0], kt[0])
     return shapes
@@ -124,9 +138,13 @@ def decode(wt, cfg, latent, trace=None):
             x = trace[name] = res_block(x, wt, name, eps)
         if i > 0:
             name = f"decoder.levels.{i}.up"
-            x = depth_to_space(ref.conv3d(x, wt[name + ".weight"], wt[name + ".bias"]), 2)
-            if cfg["temporalDown"][i - 1]:
-                x = repeat_frames(x)
+            x = ref.conv3d(x, wt[name + ".weight"], wt[name + ".bias"])
+            if splits_time(cfg, i):
+                x = depth_to_space(split_frames(x), 2)  # the halves are time, then each half's 4 sub-pixels
+            else:
+                x = depth_to_space(x, 2)
+                if cfg["temporalDown"][i - 1]:
+                    x = repeat_frames(x)
             trace[name] = x
     x = trace["decoder.norm_out"] = rms_norm_silu(x, wt["decoder.norm_out.weight"], eps)
     x = ref.conv3d(x, wt["decoder.conv_out.weight"], wt["decoder.conv_out.bias"])
@@ -146,12 +164,19 @@ def self_check():
     assert np.array_equal(space_to_depth(y, 2), x)
     r = repeat_frames(np.arange(3.0).reshape(3, 1, 1, 1)).ravel()
     assert list(r) == [0, 1, 1, 2, 2]
+    r = split_frames(np.arange(6.0).reshape(3, 1, 1, 2)).ravel()
+    assert list(r) == [0, 2, 3, 4, 5]
     n = rms_norm_silu(np.array([[[[3.0, 4.0]]]]), np.array([1.0, 2.0]), 0.0)
     rms = np.sqrt(12.5)
     assert np.allclose(n.ravel(), [ref.silu(3 / rms), ref.silu(8 / rms)], atol=1e-15)
-    # Causality of the whole network: frame k changes no latent frame before its group, and latent frame k no
-    # decoded frame before its group.
-    cfg, wt = TINY_VAE, random_weights(np.random.default_rng(3), TINY_VAE)
+    for cfg in (TINY_VAE, TINY_VAE_SPLIT):
+        check_causality(cfg, rng)
+
+
+def check_causality(cfg, rng):
+    """Frame k changes no latent frame before its group, and latent frame k no decoded frame before its group;
+    an image is a 1-frame video."""
+    wt = random_weights(np.random.default_rng(3), cfg)
     video = rng.uniform(-1, 1, (9, 16, 16, 3))
     mean, _ = encode(wt, cfg, video)
     changed = video.copy()
@@ -186,9 +211,8 @@ def random_weights(rng, cfg):
     return weights
 
 
-def write_goldens():
+def write_goldens(cfg=TINY_VAE, stem="vae_tiny"):
     rng = np.random.default_rng(SEED)
-    cfg = TINY_VAE
     weights = random_weights(rng, cfg)
     video = f32(rng.uniform(-1, 1, (5, 32, 32, 3)))  # [F, H, W, 3]
     latent = normal(rng, (2, 2, 3, 4))  # [F', h, w, C]
@@ -205,9 +229,9 @@ def write_goldens():
     tensors["output.image"] = decode(weights, cfg, latent[:1])
     meta = {"encoder.stages": ",".join(enc_trace), "decoder.stages": ",".join(dec_trace),
             "input.video.shape": ints(*video.shape), "input.latent.shape": ints(*latent.shape)}
-    path = os.path.join(GOLDEN, "vae_tiny.safetensors")
+    path = os.path.join(GOLDEN, stem + ".safetensors")
     write_safetensors(path, tensors, meta)
-    with open(os.path.join(GOLDEN, "vae_tiny.json"), "w") as f:
+    with open(os.path.join(GOLDEN, stem + ".json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
     back, back_meta = read_safetensors(path)
@@ -220,3 +244,4 @@ def write_goldens():
 if __name__ == "__main__":
     self_check()
     write_goldens()
+    write_goldens(TINY_VAE_SPLIT, "vae_tiny_split")

@@ -14,20 +14,24 @@ import TesseraTensor
     let config: VAEConfig
     var weights: [String: Tensor] = [:]
 
-    init() throws {
-        file = try SafetensorsFile(path: Self.golden.appendingPathComponent("vae_tiny.safetensors").path)
-        config = try VAEConfig.load(Self.golden.appendingPathComponent("vae_tiny.json").path)
-        for name in file.names where !name.hasPrefix("input.") && !name.hasPrefix("out.") && !name.hasPrefix("output.") {
-            weights[name] = try file.tensor(name)
-        }
-    }
+    init() throws { try self.init("vae_tiny") }
 
     static func worst(_ a: Tensor, _ b: Tensor) -> Float {
         zip(a.storage, b.storage).map { abs($0 - $1) }.max() ?? 0 / max(1, b.storage.map(abs).max() ?? 0)
     }
 
-    // The same float32 operations as the inference VAE's whole-video path: equal to 1e-5.
-    @Test func matchesTheInferenceVAE() throws {
+    init(_ stem: String) throws {
+        file = try SafetensorsFile(path: Self.golden.appendingPathComponent(stem + ".safetensors").path)
+        config = try VAEConfig.load(Self.golden.appendingPathComponent(stem + ".json").path)
+        for name in file.names where !name.hasPrefix("input.") && !name.hasPrefix("out.") && !name.hasPrefix("output.") {
+            weights[name] = try file.tensor(name)
+        }
+    }
+
+    // The same float32 operations as the inference VAE's whole-video path: equal to 1e-5. Both decoders:
+    // frames repeated and frames split from channel halves.
+    @Test(arguments: ["vae_tiny", "vae_tiny_split"]) func matchesTheInferenceVAE(_ stem: String) throws {
+        let (file, config, weights) = try { let g = try Self(stem); return (g.file, g.config, g.weights) }()
         let vae = try VAE(config: config, weights: weights)
         let video = try file.tensor("input.video"), latent = try file.tensor("input.latent")
         let expected = try vae.encoder.forward(video)
@@ -45,10 +49,12 @@ import TesseraTensor
         checks.check([GradientCheckTests.random([3, 4, 6, 2], seed: 50)]) { t, v in t.spaceToDepth(v[0], factor: 2) }
         checks.check([GradientCheckTests.random([3, 2, 3, 8], seed: 51)]) { t, v in t.depthToSpace(v[0], factor: 2) }
         checks.check([GradientCheckTests.random([3, 2, 3, 2], seed: 52)]) { t, v in t.repeatFrames(v[0]) }
+        checks.check([GradientCheckTests.random([3, 2, 3, 4], seed: 53)]) { t, v in t.splitFrames(v[0]) }
     }
 
-    /// d(loss)/d(weight) of the whole VAE training loss for weights in every kind of layer.
-    @Test func weightGradientsMatchFiniteDifferences() throws {
+    /// d(loss)/d(weight) of the whole VAE training loss for weights in every kind of layer, with either decoder.
+    @Test(arguments: ["vae_tiny", "vae_tiny_split"]) func weightGradientsMatchFiniteDifferences(_ stem: String) throws {
+        let (file, config, weights) = try { let g = try Self(stem); return (g.file, g.config, g.weights) }()
         let video = try file.tensor("input.video")
         var settings = AdamW.Settings()
         settings.totalSteps = 10

@@ -125,6 +125,8 @@ extension TrainCommand {
         var klWeight: Float = 1e-4
         @Option(help: "VAE preset: world (8× spatial, for DiT patches of 4) or small (16×, for patches of 2).")
         var preset = "world"
+        @Option(help: "How the decoder doubles the frame rate: repeat (copies each frame, the preset's) or split (two distinct frames from a twice-as-wide upsampling, docs/MODEL.md session 16).")
+        var temporalUpsampling: String?
         @Option(help: "Train on a folder of your own videos (any format libavformat reads) instead of the world.")
         var data: String?
         @Flag(help: .hidden) var overfit = false
@@ -134,7 +136,13 @@ extension TrainCommand {
             HeapSettings.keepFreedMemory()
             guard crop % 16 == 0, crop >= 16, crop <= 288 else { throw CLIError("--crop must be a multiple of 16 between 16 and 288") }
             let folder = try data.map { try VideoFolder(path: $0, captions: false) }
-            guard let config = VAEConfig.preset(preset) else { throw CLIError("--preset must be world, small or tiny, not \(preset)") }
+            guard var config = VAEConfig.preset(preset) else { throw CLIError("--preset must be world, small or tiny, not \(preset)") }
+            if let temporalUpsampling {
+                guard let choice = VAEConfig.TemporalUpsampling(rawValue: temporalUpsampling) else {
+                    throw CLIError("--temporal-upsampling must be repeat or split, not \(temporalUpsampling)")
+                }
+                config.temporalUpsampling = choice
+            }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -26,10 +26,20 @@ public struct VAEConfig: Codable, Sendable, Equatable {
     public var temporalDown: [Bool]
     /// RMSNorm epsilon.
     public var eps: Float
+    /// How the decoder doubles the frame rate where `temporalDown` halved it: nil or `.repeatFrames` copies
+    /// each frame (the configs before session 16), `.splitChannels` makes each upsampling convolution twice as
+    /// wide and takes two distinct frames from its halves, so a latent frame can decode into moving frames.
+    public var temporalUpsampling: TemporalUpsampling?
+
+    /// The decoder's temporal upsampling (docs/ENGINE.md, "The VAE").
+    public enum TemporalUpsampling: String, Codable, Sendable {
+        case repeatFrames = "repeat"
+        case splitChannels = "split"
+    }
 
     public init(
         imageChannels: Int = 3, latentChannels: Int, patch: Int, channels: [Int], blocks: [Int], temporalKernel: [Int],
-        temporalDown: [Bool], eps: Float = 1e-6
+        temporalDown: [Bool], eps: Float = 1e-6, temporalUpsampling: TemporalUpsampling? = nil
     ) throws {
         self.imageChannels = imageChannels
         self.latentChannels = latentChannels
@@ -39,6 +49,7 @@ public struct VAEConfig: Codable, Sendable, Equatable {
         self.temporalKernel = temporalKernel
         self.temporalDown = temporalDown
         self.eps = eps
+        self.temporalUpsampling = temporalUpsampling
         try validate()
     }
 
@@ -63,6 +74,13 @@ public struct VAEConfig: Codable, Sendable, Equatable {
     public var temporalFactor: Int { 1 << temporalDown.filter { $0 }.count }
     /// Number of resolution levels.
     public var levels: Int { channels.count }
+
+    /// Output channels of the decoder's upsampling convolution from level `level` to `level − 1`: four
+    /// sub-pixels of the next width, twice that where time doubles by splitting channels.
+    public func upChannels(level: Int) -> Int {
+        let split = temporalDown[level - 1] && temporalUpsampling == .splitChannels
+        return 4 * channels[level - 1] * (split ? 2 : 1)
+    }
 
     /// Latent frames for `frames` video frames, or nil when `frames` is not `1 + temporalFactor·k`.
     public func latentFrames(forFrames frames: Int) -> Int? {
@@ -106,7 +124,7 @@ public struct VAEConfig: Codable, Sendable, Equatable {
         conv("decoder.conv_in", channels[top], latentChannels, temporalKernel[top])
         for i in stride(from: top, through: 0, by: -1) {
             blocks("decoder", level: i)
-            if i > 0 { conv("decoder.levels.\(i).up", 4 * channels[i - 1], channels[i], 1) }
+            if i > 0 { conv("decoder.levels.\(i).up", upChannels(level: i), channels[i], 1) }
         }
         shapes["decoder.norm_out.weight"] = [channels[0]]
         conv("decoder.conv_out", pixels, channels[0], temporalKernel[0])

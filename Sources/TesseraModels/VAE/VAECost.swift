@@ -25,7 +25,7 @@ extension VAEConfig {
         var decoder = [("decoder.conv_in", conv(channels[top], latentChannels, temporalKernel[top], level: top))]
         for i in stride(from: top, through: 0, by: -1) {
             decoder += residualBlocks("decoder", i)
-            if i > 0 { decoder.append(("decoder.levels.\(i).up", conv(4 * channels[i - 1], channels[i], 1, level: i))) }
+            if i > 0 { decoder.append(("decoder.levels.\(i).up", conv(upChannels(level: i), channels[i], 1, level: i))) }
         }
         decoder += [("decoder.norm_out", 0), ("decoder.conv_out", conv(pixels, channels[0], temporalKernel[0], level: 0))]
         return (encoder, decoder)

@@ -98,6 +98,9 @@ enum VAEStep: Sendable {
     case normSiLU(Tensor, eps: Float)
     /// Causal temporal upsampling: the video's first frame once, every other frame twice.
     case repeatFrames
+    /// Causal temporal upsampling from channel halves: the video's first frame gives its first half, every
+    /// other frame two frames.
+    case splitFrames
 }
 
 /// A stage is what the golden files record one output of: a named run of steps (a residual block, a
@@ -144,6 +147,7 @@ struct VAEPipeline: Sendable {
         case .resBlock(let block): return block(x, &state.first, &state.second)
         case .normSiLU(let weight, let eps): return ChannelNorm.rmsNormSiLU(x, weight: weight, eps: eps)
         case .repeatFrames: return VideoResample.repeatFrames(x, firstIsVideoStart: state.seen == 0)
+        case .splitFrames: return VideoResample.splitFrames(x, firstIsVideoStart: state.seen == 0)
         }
     }
 
@@ -196,7 +200,8 @@ extension VAEPipeline {
     }
 
     /// The decoder's stages: conv_in, per level (coarsest first) its residual blocks then its upsampling
-    /// (convolution to 4× the next width, depth-to-space by 2, frame repetition where time was halved),
+    /// (convolution to 4× the next width, depth-to-space by 2, frame repetition where time was halved; or
+    /// convolution to 8× the next width, the halves as two frames, then depth-to-space),
     /// norm_out + SiLU, conv_out to pixel patches and depth-to-space to pixels.
     static func decoder(_ config: VAEConfig, _ w: (String) -> Tensor) -> VAEPipeline {
         func conv(_ name: String) -> VAEConv { VAEConv(weight: w(name + ".weight"), bias: w(name + ".bias"), stride: (1, 1, 1)) }
@@ -205,8 +210,13 @@ extension VAEPipeline {
             stages += blocks(config, "decoder", level: level, w)
             if level > 0 {
                 let name = "decoder.levels.\(level).up"
-                var steps: [VAEStep] = [.conv(conv(name)), .depthToSpace(2)]
-                if config.temporalDown[level - 1] { steps.append(.repeatFrames) }
+                var steps: [VAEStep] = [.conv(conv(name))]
+                if config.temporalDown[level - 1] && config.temporalUpsampling == .splitChannels {
+                    steps += [.splitFrames, .depthToSpace(2)]  // the halves are time, then each half's 4 sub-pixels
+                } else {
+                    steps.append(.depthToSpace(2))
+                    if config.temporalDown[level - 1] { steps.append(.repeatFrames) }
+                }
                 stages.append(VAEStage(name: name, steps: steps))
             }
         }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Resolution changes of channels-last video `[F, H, W, C]` that only move data: depth-to-space (the
 /// sub-pixel upsampling after a convolution), its inverse space-to-depth (the VAE's input patches), and the
-/// causal frame repetition of temporal upsampling. The loops are plain copies; `ReferenceKernels` holds the
+/// causal temporal upsampling (frames repeated, or frames taken from channel halves). The loops are plain copies; `ReferenceKernels` holds the
 /// element-by-element definitions they are tested against.
 public enum VideoResample {
     /// `[F, H, W, r²·C]` → `[F, r·H, r·W, C]`: `y[f, r·i + a, r·j + b, c] = x[f, i, j, (a·r + b)·C + c]`.
@@ -70,6 +70,31 @@ public enum VideoResample {
                 for (i, n) in copies.enumerated() {
                     for _ in 0..<n {
                         (ys.baseAddress! + out * frame).update(from: xs.baseAddress! + i * frame, count: frame)
+                        out += 1
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Causal temporal upsampling by 2 that makes new frames instead of copies (depth-to-time): each frame's
+    /// channels `[0, C)` become one frame and `[C, 2C)` the next, except the video's first frame, which gives
+    /// only its first half (so `1 + n` frames of `2C` become `1 + 2n` frames of `C`). `firstIsVideoStart` is
+    /// false for a streamed chunk that does not begin the video.
+    public static func splitFrames(_ x: Tensor, firstIsVideoStart: Bool) -> Tensor {
+        let f = x.shape[0], pixels = x.count / max(f * x.shape[x.shape.count - 1], 1), twice = x.shape[x.shape.count - 1]
+        precondition(twice % 2 == 0, "splitFrames: \(twice) channels are not even")
+        let c = twice / 2
+        let halves = (0..<f).map { $0 == 0 && firstIsVideoStart ? 1 : 2 }
+        var y = Tensor(uninitialized: [halves.reduce(0, +)] + Array(x.shape.dropFirst().dropLast()) + [c])  // [F', H, W, C]
+        x.storage.withUnsafeBufferPointer { xs in
+            y.storage.withUnsafeMutableBufferPointer { ys in
+                var out = 0
+                for (i, n) in halves.enumerated() {
+                    for half in 0..<n {
+                        let source = xs.baseAddress! + i * pixels * twice + half * c, target = ys.baseAddress! + out * pixels * c
+                        for p in 0..<pixels { (target + p * c).update(from: source + p * twice, count: c) }
                         out += 1
                     }
                 }

@@ -51,6 +51,23 @@ extension ReferenceKernels {
         return Tensor(shape: [storage.count / max(frame, 1)] + Array(x.shape.dropFirst()), storage: storage)
     }
 
+    /// Frame `f ≥ 1`'s channel half `h` (0: `[0, C)`, 1: `[C, 2C)`) is output frame `2f − 1 + h`, and the
+    /// video's first frame gives only its first half (output frame 0); a chunk that does not start the video
+    /// maps frame `f` half `h` to `2f + h`.
+    public static func splitFrames(_ x: Tensor, firstIsVideoStart: Bool) -> Tensor {
+        let (f, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3] / 2)
+        let frames = firstIsVideoStart ? 2 * f - 1 : 2 * f
+        var y = Tensor(zeros: [frames, h, w, c])
+        for t in 0..<f {
+            for half in 0..<2 {
+                if firstIsVideoStart && t == 0 && half == 1 { continue }
+                let out = firstIsVideoStart ? max(0, 2 * t - 1 + half) : 2 * t + half
+                for i in 0..<h { for j in 0..<w { for k in 0..<c { y[out, i, j, k] = x[t, i, j, half * c + k] } } }
+            }
+        }
+        return y
+    }
+
     /// `silu(x / sqrt(mean_c(x²) + eps) · w)` per pixel, in Double.
     public static func rmsNormSiLU(_ x: Tensor, weight: Tensor, eps: Double = 1e-6) -> Tensor {
         let c = weight.count

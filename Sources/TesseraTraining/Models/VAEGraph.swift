@@ -32,6 +32,28 @@ extension Tape {
     }
 }
 
+extension Tape {
+    /// Causal temporal upsampling from channel halves (`VideoResample.splitFrames`, the video's start).
+    public func splitFrames(_ a: Variable) -> Variable {
+        let x = value(a)
+        return record(VideoResample.splitFrames(x, firstIsVideoStart: true), [a]) { g in
+            // Each output frame's values go back to the half they came from; frame 0's second half got no use.
+            let f = x.shape[0], twice = x.shape[x.shape.count - 1], c = twice / 2, pixels = x.count / (f * twice)
+            var dx = Tensor(zeros: x.shape)
+            var source = 0
+            for i in 0..<f {
+                for half in 0..<(i == 0 ? 1 : 2) {
+                    for p in 0..<pixels {
+                        for k in 0..<c { dx.storage[(i * pixels + p) * twice + half * c + k] = g.storage[(source * pixels + p) * c + k] }
+                    }
+                    source += 1
+                }
+            }
+            return [dx]
+        }
+    }
+}
+
 /// The VAE of `TesseraModels.VAE` written on a tape (same weight names and math; a test holds the two
 /// together on the golden tiny model), for training.
 public struct VAEGraph {
@@ -88,8 +110,13 @@ public struct VAEGraph {
         for level in stride(from: config.levels - 1, through: 0, by: -1) {
             h = blocks(h, "decoder", level: level)
             if level > 0 {
-                h = tape.depthToSpace(conv(h, "decoder.levels.\(level).up"), factor: 2)
-                if config.temporalDown[level - 1] { h = tape.repeatFrames(h) }
+                let up = conv(h, "decoder.levels.\(level).up")
+                if config.temporalDown[level - 1] && config.temporalUpsampling == .splitChannels {
+                    h = tape.depthToSpace(tape.splitFrames(up), factor: 2)
+                } else {
+                    h = tape.depthToSpace(up, factor: 2)
+                    if config.temporalDown[level - 1] { h = tape.repeatFrames(h) }
+                }
             }
         }
         return tape.depthToSpace(conv(normSiLU(h, "decoder.norm_out.weight"), "decoder.conv_out"), factor: config.patch)

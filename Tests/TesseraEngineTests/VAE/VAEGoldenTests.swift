@@ -4,14 +4,20 @@ import Testing
 @testable import TesseraTensor
 
 /// The tiny VAE against reference/vae_reference.py (float64 numpy): every stage alone on the reference's
-/// own input to it, then the whole encoder and decoder, and a 1-frame video.
+/// own input to it, then the whole encoder and decoder, and a 1-frame video — for the decoder that repeats
+/// frames (`vae_tiny`) and the one that splits channels into frames (`vae_tiny_split`).
 @Suite struct VAEGoldenTests {
-    let file: SafetensorsFile
-    let config: VAEConfig
+    var file: SafetensorsFile
+    var config: VAEConfig
 
-    init() throws {
-        file = try Golden.open("vae_tiny.safetensors")
-        config = try VAEConfig.load(Golden.folder.appendingPathComponent("vae_tiny.json").path)
+    /// The golden pairs: frame repetition, and channel halves as frames.
+    static let goldens = ["vae_tiny", "vae_tiny_split"]
+
+    init() throws { try self.init("vae_tiny") }
+
+    init(_ stem: String) throws {
+        file = try Golden.open(stem + ".safetensors")
+        config = try VAEConfig.load(Golden.folder.appendingPathComponent(stem + ".json").path)
     }
 
     func weights() throws -> [String: Tensor] {
@@ -31,13 +37,34 @@ import Testing
     // more, and one weight changed by 0.05 by 1.0e-2 (aPerturbedWeightFailsTheComparison).
     static let tolerance: Float = 1e-5
 
-    @Test func tinyPresetMatchesTheGoldenConfig() {
+    @Test func tinyPresetMatchesTheGoldenConfig() throws {
         #expect(config == VAEConfig.tiny)
+        var split = VAEConfig.tiny
+        split.temporalUpsampling = .splitChannels
+        #expect(try Self("vae_tiny_split").config == split)
     }
 
-    @Test func everyEncoderStageMatchesTheReference() throws {
-        let vae = try VAE(config: config, weights: weights())
-        let names = stages("encoder.stages")
+    @Test func theSplitDecoderMakesDistinctFramesAndTheRepeatingOneCopies() throws {
+        // The world preset's shape: time doubles twice on the way up and no kernel in time below the top.
+        var config = VAEConfig.world
+        config.channels = [4, 8, 8]
+        config.latentChannels = 4
+        let latent = NoiseGenerator(seed: 9, stream: 0).tensor(shape: [2, 2, 3, 4])
+        let repeated = try VAE(config: config, weights: VAE.randomWeights(config, seed: 1)).decoder.forward(latent)
+        config.temporalUpsampling = .splitChannels
+        #expect(config.expectedWeights["decoder.levels.2.up.weight"] == [64, 8, 1, 3, 3])
+        let split = try VAE(config: config, weights: VAE.randomWeights(config, seed: 1)).decoder.forward(latent)
+        #expect(repeated.shape == [5, 16, 24, 3] && split.shape == [5, 16, 24, 3])
+        let frame = 16 * 24 * 3
+        func pixels(_ video: Tensor, _ f: Int) -> ArraySlice<Float> { video.storage[(f * frame)..<((f + 1) * frame)] }
+        #expect(pixels(repeated, 1) == pixels(repeated, 4), "repetition: a latent frame's four frames are copies")
+        for f in 1..<4 { #expect(pixels(split, f) != pixels(split, f + 1), "split: frame \(f) and \(f + 1) differ") }
+    }
+
+    @Test(arguments: goldens) func everyEncoderStageMatchesTheReference(_ stem: String) throws {
+        let golden = try Self(stem), file = golden.file
+        let vae = try VAE(config: golden.config, weights: golden.weights())
+        let names = golden.stages("encoder.stages")
         #expect(names == vae.encoder.stageNames)
         var input = try file.tensor("input.video")
         for name in names {
@@ -49,9 +76,10 @@ import Testing
         }
     }
 
-    @Test func everyDecoderStageMatchesTheReference() throws {
-        let vae = try VAE(config: config, weights: weights())
-        let names = stages("decoder.stages")
+    @Test(arguments: goldens) func everyDecoderStageMatchesTheReference(_ stem: String) throws {
+        let golden = try Self(stem), file = golden.file
+        let vae = try VAE(config: golden.config, weights: golden.weights())
+        let names = golden.stages("decoder.stages")
         #expect(names == vae.decoder.stageNames)
         var input = try file.tensor("input.latent")
         for name in names {
@@ -63,8 +91,9 @@ import Testing
         }
     }
 
-    @Test func wholeEncoderAndDecoderMatchTheReference() throws {
-        let vae = try VAE(config: config, weights: weights())
+    @Test(arguments: goldens) func wholeEncoderAndDecoderMatchTheReference(_ stem: String) throws {
+        let golden = try Self(stem), file = golden.file
+        let vae = try VAE(config: golden.config, weights: golden.weights())
         let (mean, logVariance) = try vae.encoder.forward(try file.tensor("input.video"))
         #expect(relativeError(mean, try file.tensor("output.mean")) < Self.tolerance)
         #expect(relativeError(logVariance, try file.tensor("output.logvar")) < Self.tolerance)
@@ -72,8 +101,9 @@ import Testing
         #expect(relativeError(video, try file.tensor("output.video")) < Self.tolerance)
     }
 
-    @Test func anImageIsAOneFrameVideo() throws {
-        let vae = try VAE(config: config, weights: weights())
+    @Test(arguments: goldens) func anImageIsAOneFrameVideo(_ stem: String) throws {
+        let golden = try Self(stem), file = golden.file
+        let vae = try VAE(config: golden.config, weights: golden.weights())
         let video = try file.tensor("input.video"), latent = try file.tensor("input.latent")
         let image = Tensor(shape: [1] + Array(video.shape.dropFirst()), storage: Array(video.storage[0..<(video.count / video.shape[0])]))
         let mean = try vae.encoder.encode(image)

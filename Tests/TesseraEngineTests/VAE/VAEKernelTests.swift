@@ -27,6 +27,18 @@ import Testing
         #expect(later == ReferenceKernels.repeatFrames(x, firstIsVideoStart: false))
     }
 
+    @Test func splitFramesMakesTwoFramesOfEachButTheFirst() {
+        let x = random([3, 2, 5, 6], seed: 5)  // [F, H, W, 2C]
+        let start = VideoResample.splitFrames(x, firstIsVideoStart: true)
+        #expect(start.shape == [5, 2, 5, 3])
+        #expect(start == ReferenceKernels.splitFrames(x, firstIsVideoStart: true))
+        #expect(start[0, 1, 4, 2] == x[0, 1, 4, 2] && start[1, 1, 4, 2] == x[1, 1, 4, 2] && start[2, 1, 4, 2] == x[1, 1, 4, 5])
+        let later = VideoResample.splitFrames(x, firstIsVideoStart: false)
+        #expect(later.shape == [6, 2, 5, 3])
+        #expect(later == ReferenceKernels.splitFrames(x, firstIsVideoStart: false))
+        #expect(later[1, 0, 0, 0] == x[0, 0, 0, 3])
+    }
+
     // A sum of ≤ 37 squares, a square root and one exponential per value, in float32 against double: a few
     // ulps of the output scale (~1e-7); bound 1e-6 of the largest output. More pixels than one parallel chunk,
     // and widths that are and are not multiples of 8.

@@ -33,12 +33,19 @@ import Testing
     // Streamed and whole decoding do the same arithmetic on different chunks; products below the BLAS
     // threshold take the plain loop, so sums could be ordered differently: float32 rounding at most. Measured
     // bit-identical here; bound 1e-5.
-    @Test func streamedDecodingEqualsWholeDecoding() throws {
+    // Also with the decoder that splits channels into frames: a streamed chunk of one frame must know whether
+    // it starts the video (one frame) or not (two).
+    @Test(arguments: [VAEConfig.TemporalUpsampling.repeatFrames, .splitChannels])
+    func streamedDecodingEqualsWholeDecoding(_ upsampling: VAEConfig.TemporalUpsampling) throws {
+        var config = VAEConfig.tiny
+        config.temporalUpsampling = upsampling
+        let vae = try VAE(config: config, weights: VAE.randomWeights(config, seed: 5))
         let latent = random([3, 3, 4, 4], seed: 1)  // [F', h, w, C]
         let whole = try vae.decoder.forward(latent)  // [9, 48, 64, 3]
         #expect(whole.shape == [9, 48, 64, 3])
-        let streamed = try decodeStreamed(latent, tile: .none)
-        let error = relativeError(streamed, whole)
+        var out: [Tensor] = []
+        try vae.decoder.decode(latent: latent, tile: .none, clamp: false) { out.append($0) }
+        let error = relativeError(stack(out), whole)
         #expect(error < 1e-5, "error \(error)")
     }
 
