@@ -79,6 +79,14 @@ import TesseraTensor
             try command.run()
         }
         #expect(!FileManager.default.fileExists(atPath: out.path), "nothing was written")
+        do {
+            var command = try TesseraCommand.parseAsRoot(["train", "vae", "--temporal-upsampling", "sideways", "--out", out.path, "--steps", "1"])
+            try command.run()
+            Issue.record("an unknown temporal upsampling was accepted")
+        } catch {
+            #expect("\(error)".contains("--temporal-upsampling must be repeat or split, not sideways"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path), "nothing was written")
         #expect(throws: Error.self) {
             var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", out.path, "--data", folder.path, "--out", out.path, "--steps", "1"])
             try command.run()
@@ -86,15 +94,18 @@ import TesseraTensor
         #expect(!FileManager.default.fileExists(atPath: out.path), "the DiT trainer checks the folder first too")
     }
 
-    /// Both trainers take steps on the folder: the tiny VAE, then the DiT on its latents with the real text encoder.
+    /// Both trainers take steps on the folder: the tiny VAE (with the decoder that splits channels into frames),
+    /// then the DiT on its latents with the real text encoder.
     @Test func theVAEAndTheDiTTrainOnAFolderOfVideos() throws {
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let vae = folder.appendingPathComponent("vae"), dit = folder.appendingPathComponent("dit")
         var command = try TesseraCommand.parseAsRoot([
             "train", "vae", "--preset", "tiny", "--data", folder.path, "--out", vae.path, "--steps", "2", "--batch", "2", "--crop", "64", "--threads", "1",
+            "--temporal-upsampling", "split",
         ])
         try command.run()
+        #expect(try VAEConfig.load(vae.appendingPathComponent("vae.json").path).temporalUpsampling == .splitChannels)
         let vaeLog = try String(contentsOf: vae.appendingPathComponent("loss.csv"), encoding: .utf8)
         #expect(vaeLog.split(separator: "\n").count == 3, "a header and two steps")
         #expect(FileManager.default.fileExists(atPath: vae.appendingPathComponent("vae.safetensors").path))
