@@ -57,12 +57,14 @@ extension BenchCommand {
 
         @Option(help: "VAE preset: small (16×, the figures in docs/PERFORMANCE.md) or world (8×, the default model's).")
         var preset = "small"
+        @Option(help: "The decoder's temporal upsampling: repeat (the presets') or split (docs/MODEL.md, session 16).")
+        var temporalUpsampling = "repeat"
         @OptionGroup var tile: TileOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             Compute.setThreads(threads)
-            guard let config = VAEConfig.preset(preset) else { throw CLIError("--preset must be small or world, not \(preset)") }
+            let config = try VAEBenchmark.config(preset: preset, temporalUpsampling: temporalUpsampling)
             let tileSettings = try tile.settings()
             var cases = quick ? VAEBenchmark.quickCases : VAEBenchmark.standardCases
             if let frames {
@@ -83,7 +85,7 @@ extension BenchCommand {
             var rows: [VAEBenchmark.Row] = []
             for benchCase in cases {
                 note("\(benchCase.name) …")
-                let arguments = ["bench", "vae-case", "\(benchCase.frames)", "\(benchCase.height)", "\(benchCase.width)", "--threads", "\(threads)", "--preset", preset] + tile.arguments
+                let arguments = ["bench", "vae-case", "\(benchCase.frames)", "\(benchCase.height)", "\(benchCase.width)", "--threads", "\(threads)", "--preset", preset, "--temporal-upsampling", temporalUpsampling] + tile.arguments
                 let (status, text) = try ChildProcess.run(executable, arguments)
                 guard status == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                     let measurement = try? JSONDecoder().decode(VAEBenchmark.Measurement.self, from: Data(line.utf8))
@@ -96,7 +98,7 @@ extension BenchCommand {
             let report = VAEBenchmark.Report(threads: threads, sgemmGflops: peak, config: config, tile: tileSettings, loadAverage: load, rows: rows)
             if output.json { return try printJSON(report) }
             let tiles = tileSettings == .none ? "untiled" : "tiles ≤ \(tileSettings.height)×\(tileSettings.width) latent px, overlap \(tileSettings.overlap), margin \(tileSettings.margin)"
-            print(String(format: "VAE decode, \(preset) preset (%.0fK MACs/pixel, %.2fM parameters), streamed, %@; %d thread(s); cblas_sgemm peak %.1f GFLOP/s",
+            print(String(format: "VAE decode, \(preset) preset, \(temporalUpsampling) upsampling (%.0fK MACs/pixel, %.2fM parameters), streamed, %@; %d thread(s); cblas_sgemm peak %.1f GFLOP/s",
                          report.macsPerPixel / 1000, Double(report.parameters) / 1e6, tiles, threads, peak))
             if let load { print(String(format: "Load average (1 min) at start and end: %.1f, %.1f.", load[0], load[1])) }
             var table = Table(["CASE", "LATENT", "TILES", "SECONDS", "S/FRAME", "CPU S/FRAME", "FIRST FRAME", "GMAC/S", "OF PEAK", "PEAK RSS", "RSS ¼ ½ END", "CACHES"])
@@ -138,13 +140,26 @@ extension BenchCommand {
         @Argument var width: Int
         @Option var threads: Int = 1
         @Option var preset = "small"
+        @Option var temporalUpsampling = "repeat"
         @OptionGroup var tile: TileOptions
 
         func run() throws {
             Compute.setThreads(threads)
-            guard let config = VAEConfig.preset(preset) else { throw CLIError("--preset must be small or world, not \(preset)") }
+            let config = try VAEBenchmark.config(preset: preset, temporalUpsampling: temporalUpsampling)
             let measurement = try VAEBenchmark.measure(.init(frames: frames, height: height, width: width), config: config, tile: try tile.settings())
             print(String(decoding: try JSONEncoder().encode(measurement), as: UTF8.self))
         }
+    }
+}
+
+extension VAEBenchmark {
+    /// The preset by name with the decoder's temporal upsampling set; the error names a bad value.
+    static func config(preset: String, temporalUpsampling: String) throws -> VAEConfig {
+        guard var config = VAEConfig.preset(preset) else { throw CLIError("--preset must be small or world, not \(preset)") }
+        guard let upsampling = VAEConfig.TemporalUpsampling(rawValue: temporalUpsampling) else {
+            throw CLIError("--temporal-upsampling must be repeat or split, not \(temporalUpsampling)")
+        }
+        config.temporalUpsampling = upsampling
+        return config
     }
 }
