@@ -77,10 +77,10 @@ public struct VAEConfig: Codable, Sendable, Equatable {
 
     /// Output channels of the decoder's upsampling convolution from level `level` to `level − 1`: four
     /// sub-pixels of the next width, twice that where time doubles by splitting channels.
-    public func upChannels(level: Int) -> Int {
-        let split = temporalDown[level - 1] && temporalUpsampling == .splitChannels
-        return 4 * channels[level - 1] * (split ? 2 : 1)
-    }
+    public func upChannels(level: Int) -> Int { 4 * channels[level - 1] * (splitsTime(level: level) ? 2 : 1) }
+
+    /// Whether the decoder's upsampling from `level` to `level − 1` doubles time by splitting channels.
+    public func splitsTime(level: Int) -> Bool { temporalDown[level - 1] && temporalUpsampling == .splitChannels }
 
     /// Latent frames for `frames` video frames, or nil when `frames` is not `1 + temporalFactor·k`.
     public func latentFrames(forFrames frames: Int) -> Int? {

@@ -211,7 +211,7 @@ extension VAEPipeline {
             if level > 0 {
                 let name = "decoder.levels.\(level).up"
                 var steps: [VAEStep] = [.conv(conv(name))]
-                if config.temporalDown[level - 1] && config.temporalUpsampling == .splitChannels {
+                if config.splitsTime(level: level) {
                     steps += [.splitFrames, .depthToSpace(2)]  // the halves are time, then each half's 4 sub-pixels
                 } else {
                     steps.append(.depthToSpace(2))

@@ -111,7 +111,7 @@ public struct VAEGraph {
             h = blocks(h, "decoder", level: level)
             if level > 0 {
                 let up = conv(h, "decoder.levels.\(level).up")
-                if config.temporalDown[level - 1] && config.temporalUpsampling == .splitChannels {
+                if config.splitsTime(level: level) {
                     h = tape.depthToSpace(tape.splitFrames(up), factor: 2)
                 } else {
                     h = tape.depthToSpace(up, factor: 2)
