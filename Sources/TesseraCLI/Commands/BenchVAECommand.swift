@@ -156,10 +156,15 @@ extension VAEBenchmark {
     /// The preset by name with the decoder's temporal upsampling set; the error names a bad value.
     static func config(preset: String, temporalUpsampling: String) throws -> VAEConfig {
         guard var config = VAEConfig.preset(preset) else { throw CLIError("--preset must be small or world, not \(preset)") }
-        guard let upsampling = VAEConfig.TemporalUpsampling(rawValue: temporalUpsampling) else {
-            throw CLIError("--temporal-upsampling must be repeat or split, not \(temporalUpsampling)")
-        }
-        config.temporalUpsampling = upsampling
+        config.temporalUpsampling = try .option(temporalUpsampling)
         return config
+    }
+}
+
+extension VAEConfig.TemporalUpsampling {
+    /// The value of a `--temporal-upsampling` option (`train vae`, `bench vae`); the error names a bad one.
+    static func option(_ text: String) throws -> Self {
+        guard let value = Self(rawValue: text) else { throw CLIError("--temporal-upsampling must be repeat or split, not \(text)") }
+        return value
     }
 }

@@ -137,12 +137,7 @@ extension TrainCommand {
             guard crop % 16 == 0, crop >= 16, crop <= 288 else { throw CLIError("--crop must be a multiple of 16 between 16 and 288") }
             let folder = try data.map { try VideoFolder(path: $0, captions: false) }
             guard var config = VAEConfig.preset(preset) else { throw CLIError("--preset must be world, small or tiny, not \(preset)") }
-            if let temporalUpsampling {
-                guard let choice = VAEConfig.TemporalUpsampling(rawValue: temporalUpsampling) else {
-                    throw CLIError("--temporal-upsampling must be repeat or split, not \(temporalUpsampling)")
-                }
-                config.temporalUpsampling = choice
-            }
+            if let temporalUpsampling { config.temporalUpsampling = try .option(temporalUpsampling) }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
