@@ -51,5 +51,23 @@ import TesseraTensor
         let mean = json?["meanPSNR"] as? Double ?? -1
         #expect(mean > 0 && mean < 60, "a barely trained VAE reconstructs poorly but measurably: \(mean) dB")
         #expect(FileManager.default.fileExists(atPath: sheet.path))
+
+        // Exported alone (no --dit): vae.json and a float16 vae.safetensors that reconstructs as the original.
+        let exported = root.appendingPathComponent("exported")
+        let export = try ChildProcess.run(binary, ["train", "export", "--vae", killed.path, "--out", exported.path], environment: environment)
+        #expect(export.status == 0 && export.output.contains("the VAE in float16"), "\(export.output)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: exported.path).sorted()
+        #expect(files == ["vae.json", "vae.safetensors"], "\(files)")
+        let half = try SafetensorsFile(path: exported.appendingPathComponent("vae.safetensors").path)
+        #expect(Set(half.entries.values.map(\.dtype)) == ["F16"])
+        let again = try ChildProcess.run(binary, ["train", "eval-vae", "--vae", exported.path, "--clips", "1", "--frames", "1", "--json"], environment: environment)
+        let halfMean = (try JSONSerialization.jsonObject(with: Data(again.output.utf8)) as? [String: Any])?["meanPSNR"] as? Double ?? -1
+        #expect(again.status == 0 && abs(halfMean - mean) < 0.05, "float16 export: \(halfMean) dB against \(mean)")
+
+        // A DiT folder that is not there is named, and nothing is written.
+        let nowhere = root.appendingPathComponent("no-dit"), refused = root.appendingPathComponent("refused")
+        let bad = try ChildProcess.run(binary, ["train", "export", "--dit", nowhere.path, "--vae", killed.path, "--out", refused.path], environment: environment)
+        #expect(bad.status != 0 && bad.output.contains("no-dit"), "\(bad.output)")
+        #expect(!FileManager.default.fileExists(atPath: refused.path))
     }
 }

@@ -3,6 +3,7 @@ import Testing
 import TesseraMedia
 import TesseraModels
 import TesseraTensor
+import TesseraWorld
 
 @testable import TesseraCLI
 
@@ -155,5 +156,30 @@ import TesseraTensor
         } catch {
             #expect("\(error)".contains("--width must be a positive multiple of 64"), "\(error)")
         }
+
+        // --short-side: world clips at a smaller size, the same scenes' layout; bad values and folders refused.
+        let autoencoder = try VAE(configPath: vae.appendingPathComponent("vae.json").path, weightsPath: vae.appendingPathComponent("vae.safetensors").path)
+        let factor = autoencoder.config.spatialFactor
+        var sizes = Set<[Int]>()
+        for index in 0..<6 {
+            let (latent, caption) = try WorldLatents.sample(seed: 5, step: 0, index: index, vae: autoencoder, frameChoices: [1], shortSide: 160)
+            let example = TrainingSample(seed: WorldLatents.key(seed: 5, step: 0, index: index), shortSide: 160, frames: 1)
+            #expect(min(example.width, example.height) == 160 && [160, 288].contains(max(example.width, example.height)))
+            #expect(latent.shape == [1, example.height / factor, example.width / factor, autoencoder.config.latentChannels] && caption == example.caption)
+            sizes.insert([example.width, example.height])
+        }
+        #expect(sizes.count > 1, "more than one aspect among six clips: \(sizes)")
+        let refused = folder.appendingPathComponent("dit-refused")
+        for (extra, message) in [(["--short-side", "100"], "--short-side must be a positive multiple of 32"),
+                                 (["--short-side", "160", "--data", folder.path], "--short-side applies to world clips")] {
+            do {
+                var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", vae.path, "--out", refused.path] + extra)
+                try command.run()
+                Issue.record("\(extra) was accepted")
+            } catch {
+                #expect("\(error)".contains(message), "\(error)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: refused.path), "nothing was written")
     }
 }

@@ -207,6 +207,8 @@ extension TrainCommand {
         var frames = "1,5,9,17,33"
         @Option(help: "Share of samples trained at a noise level drawn uniformly from [0.85, 1], where every render starts.")
         var highNoiseShare: Float = 0
+        @Option(help: "The world clips' shorter side in pixels, a multiple of 32: 288 renders the prototype sizes (512x288, 288x512, 288x288); 160 renders 288x160, 160x288 and 160x160, a third of the tokens, for a cheaper first stage.")
+        var shortSide = WorldLatents.prototypeShortSide
         @Option(help: "The DiT's width (a multiple of 64: one head per 64 channels); the world preset's is 256.")
         var width = DiTConfig.world.hidden
         @Option(help: "The DiT's number of blocks; the world preset's is 6.")
@@ -229,6 +231,10 @@ extension TrainCommand {
             guard depth >= 1 else { throw CLIError("--depth must be at least 1, not \(depth)") }
             guard (0...1).contains(factorizedShare) else { throw CLIError("--factorized-share must be in 0…1, not \(factorizedShare)") }
             guard (0...1).contains(highNoiseShare) else { throw CLIError("--high-noise-share must be in 0…1, not \(highNoiseShare)") }
+            guard shortSide >= 32, shortSide % 32 == 0 else { throw CLIError("--short-side must be a positive multiple of 32 (one token per 32×32 pixels), not \(shortSide)") }
+            guard data == nil || shortSide == WorldLatents.prototypeShortSide else {
+                throw CLIError("--short-side applies to world clips; a --data folder's videos are scaled to the prototype sizes")
+            }
             let resuming = FileManager.default.fileExists(atPath: options.checkpointPath)
             let start: (config: DiTConfig, weights: [String: Tensor], scale: Float)? = try initFolder.flatMap { path in
                 guard !resuming else { return nil }
@@ -280,7 +286,7 @@ extension TrainCommand {
                 scale = model.latentScale
             } else {
                 var values: [Float] = []
-                for i in 0..<8 { values += try WorldLatents.sample(seed: options.seed &+ 999_983, step: 0, index: i, vae: autoencoder, folder: folder).0.storage }
+                for i in 0..<8 { values += try WorldLatents.sample(seed: options.seed &+ 999_983, step: 0, index: i, vae: autoencoder, folder: folder, shortSide: shortSide).0.storage }
                 let mean = values.reduce(0, +) / Float(values.count)
                 scale = max(1e-3, (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot())
                 try json.encode(ModelBundle(latentScale: scale)).write(to: modelPath)
@@ -308,10 +314,11 @@ extension TrainCommand {
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             let example = { (clip: DataClip) throws -> FlowSample in
                 let (latent, caption) = try WorldLatents.sample(
-                    seed: options.seed, step: clip.step, index: clip.index, vae: autoencoder, folder: folder, frameChoices: frameChoices)
+                    seed: options.seed, step: clip.step, index: clip.index, vae: autoencoder, folder: folder, frameChoices: frameChoices, shortSide: shortSide)
                 return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
             }
             let framesOf = { (clip: DataClip) in WorldLatents.frames(seed: options.seed, step: clip.step, index: clip.index, frameChoices: frameChoices) }
+            let landscape = AspectBucket.landscape.size(shortSide: shortSide), factor = autoencoder.config.spatialFactor
             try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 // A run's first step (and a resumed run's) encodes its whole batch here. Clips of one length encode
                 // side by side, one a thread; clips of different lengths one after the other, each with every
@@ -326,7 +333,7 @@ extension TrainCommand {
                 // the cost only orders the work.
                 let ahead = step + 1 < options.steps ? window.missing(at: step + 1) : []
                 let side = ahead.map { clip in
-                    SideJob(cost: (1 + (framesOf(clip) - 1) / 4) * 36 * 64 * 16 * 5 / 2) { try example(clip) }
+                    SideJob(cost: (1 + (framesOf(clip) - 1) / 4) * (landscape.height / factor) * (landscape.width / factor) * 16 * 5 / 2) { try example(clip) }
                 }
                 let result = try trainer.step(batch, alongside: side)
                 for (clip, sample) in zip(ahead, result.side) { window.keep(clip, sample) }
@@ -402,33 +409,42 @@ extension TrainCommand {
         static let configuration = CommandConfiguration(
             commandName: "export",
             abstract: "Write a trained DiT and VAE as one model folder in float16 (what models/default holds).",
-            discussion: "Copies dit.json, model.json and vae.json, and writes dit.safetensors and vae.safetensors in float16; every render reads either precision.")
+            discussion: "Copies dit.json, model.json and vae.json, and writes dit.safetensors and vae.safetensors in float16; every render reads either precision. Without --dit it writes the VAE alone (vae.json and vae.safetensors), a folder `train dit --vae` reads.")
 
-        @Option(help: "Folder of the trained DiT (dit.json, dit.safetensors, model.json).")
-        var dit: String
+        @Option(help: "Folder of the trained DiT (dit.json, dit.safetensors, model.json); leave out to export the VAE alone.")
+        var dit: String?
         @Option(help: "Folder of the trained VAE (vae.json, vae.safetensors).")
         var vae: String
         @Option(help: "The model folder to write.")
         var out: String
 
         func run() throws {
-            let source = (dit: URL(fileURLWithPath: dit), vae: URL(fileURLWithPath: vae)), target = URL(fileURLWithPath: out)
-            let ditConfig = try DiTConfig.load(source.dit.appendingPathComponent("dit.json").path)
+            let source = (dit: dit.map { URL(fileURLWithPath: $0) }, vae: URL(fileURLWithPath: vae)), target = URL(fileURLWithPath: out)
+            // Everything is read and checked before the folder is touched.
+            let ditPart = try source.dit.map { folder in
+                let config = try DiTConfig.load(folder.appendingPathComponent("dit.json").path)
+                return (folder: folder, weights: try SafetensorsFile.weights(at: folder.appendingPathComponent("dit.safetensors").path, expected: config.expectedWeights))
+            }
             let vaeConfig = try VAEConfig.load(source.vae.appendingPathComponent("vae.json").path)
-            let ditWeights = try SafetensorsFile.weights(at: source.dit.appendingPathComponent("dit.safetensors").path, expected: ditConfig.expectedWeights)
             let vaeWeights = try SafetensorsFile.weights(at: source.vae.appendingPathComponent("vae.safetensors").path, expected: vaeConfig.expectedWeights)
             try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-            for (folder, name) in [(source.dit, "dit.json"), (source.dit, "model.json"), (source.vae, "vae.json")] {
+            var copies = [(source.vae, "vae.json")], written = [("vae.safetensors", vaeWeights)]
+            if let ditPart {
+                copies += [(ditPart.folder, "dit.json"), (ditPart.folder, "model.json")]
+                written.insert(("dit.safetensors", ditPart.weights), at: 0)
+            }
+            for (folder, name) in copies {
                 let destination = target.appendingPathComponent(name)
                 _ = try? FileManager.default.removeItem(at: destination)
                 try FileManager.default.copyItem(at: folder.appendingPathComponent(name), to: destination)
             }
-            try SafetensorsFile.write(ditWeights, to: target.appendingPathComponent("dit.safetensors").path, halfPrecision: true)
-            try SafetensorsFile.write(vaeWeights, to: target.appendingPathComponent("vae.safetensors").path, halfPrecision: true)
-            let bytes = try ["dit.safetensors", "vae.safetensors"].reduce(0) {
-                $0 + ((try FileManager.default.attributesOfItem(atPath: target.appendingPathComponent($1).path)[.size] as? Int) ?? 0)
+            var bytes = 0
+            for (name, weights) in written {
+                let path = target.appendingPathComponent(name).path
+                try SafetensorsFile.write(weights, to: path, halfPrecision: true)
+                bytes += (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             }
-            print(String(format: "wrote %@: DiT and VAE in float16, %.1f MB of weights", out, Double(bytes) / 1e6))
+            print(String(format: "wrote %@: %@ in float16, %.1f MB of weights", out, ditPart == nil ? "the VAE" : "DiT and VAE", Double(bytes) / 1e6))
         }
     }
 }
@@ -491,6 +507,8 @@ extension DiTWeights {
 /// World clips as DiT training examples: rendered, then encoded by the VAE.
 enum WorldLatents {
     static let frameChoices = [1, 5, 9, 17, 33]
+    /// The prototype sizes' shorter side: 512x288, 288x512 and 288x288.
+    static let prototypeShortSide = 288
 
     /// "1,5,9" → [1, 5, 9]; every length must be 1 + 4k (what the causal VAE encodes).
     static func parseFrames(_ text: String) throws -> [Int] {
@@ -513,14 +531,15 @@ enum WorldLatents {
 
     /// The latent `[F', H/s, W/s, C]` (`s` the VAE's spatial factor) and the caption of one example: a world
     /// clip, or a clip of one of the videos in `folder`.
-    static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices) throws -> (Tensor, String) {
+    static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices,
+                       shortSide: Int = prototypeShortSide) throws -> (Tensor, String) {
         let k = key(seed: seed, step: step, index: index)
         let frames = frames(seed: seed, step: step, index: index, frameChoices: frameChoices)
         if let folder {
             let (video, caption) = try folder.clip(key: k, frames: frames)
             return (try vae.encoder.encode(video), caption)
         }
-        let example = TrainingSample(seed: k, shortSide: 288, frames: frames)
+        let example = TrainingSample(seed: k, shortSide: shortSide, frames: frames)
         let renderer = example.renderer()
         var video = [Float]()
         video.reserveCapacity(frames * example.width * example.height * 3)
