@@ -266,7 +266,7 @@ extension TrainCommand {
             config.framePositions = framePositions ? true : nil
             config.velocitySkip = velocitySkip ? true : nil
             config.prediction = prediction == .velocity ? nil : prediction
-            do { try config.validate() } catch { throw CLIError("--velocity-skip with --prediction \(prediction.rawValue): \(error)") }
+            do { try config.validate() } catch { throw CLIError("the DiT options (--width, --depth, --frame-positions, --velocity-skip, --prediction) describe no valid DiT: \(error)") }
             if let start, start.config != config {
                 throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
             }
@@ -299,7 +299,7 @@ extension TrainCommand {
             if standardizedCaptionInit, start == nil, !resuming {
                 // Captions of the training data: the world's (no rendering needed), or the folder's own.
                 let texts = folder.map { $0.entries.compactMap(\.caption) }
-                    ?? (0..<128).map { TrainingSample(seed: WorldLatents.key(seed: options.seed &+ 424_242, step: $0, index: 0), shortSide: 288).caption }
+                    ?? (0..<128).map { TrainingSample(seed: WorldLatents.key(seed: options.seed &+ 424_242, step: $0, index: 0), shortSide: WorldLatents.prototypeShortSide).caption }
                 let pooled = try texts.prefix(128).map { try encoder.encode($0).pooled }
                 DiTWeights.standardizeCaptionLayer(&initial, pooled: pooled)
                 trainingNote("caption layer standardized over \(pooled.count) training captions")
@@ -378,7 +378,7 @@ extension TrainCommand {
             let model = try VAE(configPath: folder.appendingPathComponent("vae.json").path, weightsPath: folder.appendingPathComponent("vae.safetensors").path)
             var perClip: [Double] = []
             for clip in 0..<clips {
-                let example = TrainingSample(seed: 1_000_000_000 + UInt64(clip), shortSide: 288, frames: frames)
+                let example = TrainingSample(seed: 1_000_000_000 + UInt64(clip), shortSide: WorldLatents.prototypeShortSide, frames: frames)
                 let renderer = example.renderer()
                 let originals = (0..<frames).map { renderer.frame($0) }
                 var video = [Float]()
@@ -565,7 +565,7 @@ enum WorldClips {
         var random = NoiseGenerator(seed: key, stream: 41).fill(4).map { 0.5 * (1 + erf(Double($0) / 2.0.squareRoot())) }.makeIterator()
         let aspect = AspectBucket.allCases[min(2, Int(random.next()! * 3))]
         let frames = frameChoices[min(frameChoices.count - 1, Int(random.next()! * Double(frameChoices.count)))]
-        let (width, height) = aspect.size(shortSide: 288)
+        let (width, height) = aspect.size(shortSide: WorldLatents.prototypeShortSide)
         let scene = SceneSampler.sample(seed: key, extent: aspect.extent, frames: frames, fps: 24)
         let renderer = SceneRenderer(scene: scene, width: width, height: height, threads: 1)
         let x0 = min(width - side, Int(random.next()! * Double(width - side + 1)))
