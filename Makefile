@@ -20,7 +20,7 @@ run: setup
 test:
 	ops/test.sh
 
-## Train the default model from scratch (about 2 hours on 2 cores; resumes when run again; docs/MODEL.md).
+## Train the default model from scratch (about 3 hours on 2 cores; resumes when run again; docs/MODEL.md).
 model:
 	ops/train-model.sh
 
