@@ -83,23 +83,56 @@ public enum VideoResample {
     /// only its first half (so `1 + n` frames of `2C` become `1 + 2n` frames of `C`). `firstIsVideoStart` is
     /// false for a streamed chunk that does not begin the video.
     public static func splitFrames(_ x: Tensor, firstIsVideoStart: Bool) -> Tensor {
-        let f = x.shape[0], pixels = x.count / max(f * x.shape[x.shape.count - 1], 1), twice = x.shape[x.shape.count - 1]
-        precondition(twice % 2 == 0, "splitFrames: \(twice) channels are not even")
-        let c = twice / 2
-        let halves = (0..<f).map { $0 == 0 && firstIsVideoStart ? 1 : 2 }
-        var y = Tensor(uninitialized: [halves.reduce(0, +)] + Array(x.shape.dropFirst().dropLast()) + [c])  // [F', H, W, C]
+        let (f, pixels, c) = splitLayout(x.shape)
+        var y = Tensor(uninitialized: [splitCount(frames: f, firstIsVideoStart: firstIsVideoStart)] + Array(x.shape.dropFirst().dropLast()) + [c])  // [F', H, W, C]
         x.storage.withUnsafeBufferPointer { xs in
             y.storage.withUnsafeMutableBufferPointer { ys in
-                var out = 0
-                for (i, n) in halves.enumerated() {
-                    for half in 0..<n {
-                        let source = xs.baseAddress! + i * pixels * twice + half * c, target = ys.baseAddress! + out * pixels * c
-                        for p in 0..<pixels { (target + p * c).update(from: source + p * twice, count: c) }
-                        out += 1
-                    }
+                forEachSplit(frames: f, firstIsVideoStart: firstIsVideoStart) { i, half, out in
+                    let source = xs.baseAddress! + i * pixels * 2 * c + half * c, target = ys.baseAddress! + out * pixels * c
+                    for p in 0..<pixels { (target + p * c).update(from: source + p * 2 * c, count: c) }
                 }
             }
         }
         return y
+    }
+
+    /// The gradient of `splitFrames` for an input of `shape`: each output frame's values go back to the
+    /// channel half they came from; the video's first frame's second half was not used and gets zeros.
+    public static func splitFramesGradient(_ g: Tensor, inputShape shape: [Int], firstIsVideoStart: Bool) -> Tensor {
+        let (f, pixels, c) = splitLayout(shape)
+        precondition(g.count == splitCount(frames: f, firstIsVideoStart: firstIsVideoStart) * pixels * c,
+                     "splitFramesGradient: \(g.shape) is not the split of \(shape)")
+        var dx = Tensor(zeros: shape)
+        g.storage.withUnsafeBufferPointer { gs in
+            dx.storage.withUnsafeMutableBufferPointer { ds in
+                forEachSplit(frames: f, firstIsVideoStart: firstIsVideoStart) { i, half, out in
+                    let source = gs.baseAddress! + out * pixels * c, target = ds.baseAddress! + i * pixels * 2 * c + half * c
+                    for p in 0..<pixels { (target + p * 2 * c).update(from: source + p * c, count: c) }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// Frames, pixels a frame and channels a half of `splitFrames`' input shape `[F, H, W, 2C]`.
+    private static func splitLayout(_ shape: [Int]) -> (frames: Int, pixels: Int, half: Int) {
+        let f = shape[0], twice = shape[shape.count - 1]
+        precondition(twice % 2 == 0, "splitFrames: \(twice) channels are not even")
+        return (f, shape.reduce(1, *) / max(f * twice, 1), twice / 2)
+    }
+
+    private static func splitCount(frames: Int, firstIsVideoStart: Bool) -> Int {
+        frames == 0 ? 0 : 2 * frames - (firstIsVideoStart ? 1 : 0)
+    }
+
+    /// Calls `body(input frame, channel half, output frame)` for each frame `splitFrames` makes, in order.
+    private static func forEachSplit(frames: Int, firstIsVideoStart: Bool, _ body: (Int, Int, Int) -> Void) {
+        var out = 0
+        for i in 0..<frames {
+            for half in 0..<(i == 0 && firstIsVideoStart ? 1 : 2) {
+                body(i, half, out)
+                out += 1
+            }
+        }
     }
 }

@@ -37,19 +37,7 @@ extension Tape {
     public func splitFrames(_ a: Variable) -> Variable {
         let x = value(a)
         return record(VideoResample.splitFrames(x, firstIsVideoStart: true), [a]) { g in
-            // Each output frame's values go back to the half they came from; frame 0's second half got no use.
-            let f = x.shape[0], twice = x.shape[x.shape.count - 1], c = twice / 2, pixels = x.count / (f * twice)
-            var dx = Tensor(zeros: x.shape)
-            var source = 0
-            for i in 0..<f {
-                for half in 0..<(i == 0 ? 1 : 2) {
-                    for p in 0..<pixels {
-                        for k in 0..<c { dx.storage[(i * pixels + p) * twice + half * c + k] = g.storage[(source * pixels + p) * c + k] }
-                    }
-                    source += 1
-                }
-            }
-            return [dx]
+            [VideoResample.splitFramesGradient(g, inputShape: x.shape, firstIsVideoStart: true)]
         }
     }
 }

@@ -39,6 +39,19 @@ import Testing
         #expect(later[1, 0, 0, 0] == x[0, 0, 0, 3])
     }
 
+    // The split only moves values, so its gradient moves each one back: the input again, less the first
+    // frame's second half, which the video's start does not use.
+    @Test(arguments: [true, false])
+    func splitFramesGradientPutsEachValueBack(_ start: Bool) {
+        let x = random([3, 2, 5, 6], seed: 7)  // [F, H, W, 2C]
+        var expected = x
+        if start { for i in 0..<2 { for j in 0..<5 { for k in 3..<6 { expected[0, i, j, k] = 0 } } } }
+        let back = VideoResample.splitFramesGradient(VideoResample.splitFrames(x, firstIsVideoStart: start),
+                                                     inputShape: x.shape, firstIsVideoStart: start)
+        #expect(back.shape == x.shape)
+        #expect(back == expected)
+    }
+
     // A sum of ≤ 37 squares, a square root and one exponential per value, in float32 against double: a few
     // ulps of the output scale (~1e-7); bound 1e-6 of the largest output. More pixels than one parallel chunk,
     // and widths that are and are not multiples of 8.
