@@ -24,8 +24,12 @@ trap 'rm -rf "$out"' EXIT
 for round in $(seq 1 "$rounds"); do
   for model in "$baseline" "$candidate"; do
     echo "==> round $round, $model ($(date +%T))"
-    /usr/bin/time -f "wall %e s, peak RSS %M KB" "$tessera" render "a red ball bouncing" --out "$out/video.mp4" \
-      --duration "$duration" --seed 100 --dit "$model" --vae "$model" 2>&1 \
-      | tr '\r' '\n' | grep -E "^(full_decode|wall)" || true
+    if ! /usr/bin/time -f "wall %e s, peak RSS %M KB" "$tessera" render "a red ball bouncing" --out "$out/video.mp4" \
+      --duration "$duration" --seed 100 --dit "$model" --vae "$model" > "$out/log" 2>&1; then
+      tr '\r' '\n' < "$out/log" | tail -5 >&2
+      echo "the render with $model failed" >&2
+      exit 1
+    fi
+    tr '\r' '\n' < "$out/log" | grep -E "^(full_decode|wall)"
   done
 done
