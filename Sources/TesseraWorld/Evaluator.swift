@@ -76,12 +76,46 @@ struct ColourFrame: Sendable {
     var components: [ColourObservation]
 }
 
+/// What a caption fact is about: an object's presence (its colour is seen), shape, size, place or motion,
+/// the background, the framing, or an event between two objects.
+public enum FactKind: String, Sendable, Equatable, Codable, CaseIterable {
+    case present, shape, size, position, motion, background, framing, event
+}
+
 /// One caption fact and whether the video shows it.
 public struct FactCheck: Sendable, Equatable, Codable {
+    public var kind: FactKind
     public var fact: String
     public var expected: String
     public var observed: String
     public var satisfied: Bool
+}
+
+/// How many facts of one kind a set of videos shows, of how many their captions state.
+public struct FactTally: Sendable, Equatable, Codable {
+    public var kind: FactKind
+    public var satisfied: Int
+    public var total: Int
+    public init(kind: FactKind, satisfied: Int, total: Int) {
+        self.kind = kind
+        self.satisfied = satisfied
+        self.total = total
+    }
+
+    /// Share satisfied, 0...1.
+    public var rate: Double { total == 0 ? 0 : Double(satisfied) / Double(total) }
+
+    /// One tally per kind that occurs in `checks`, in `FactKind` order.
+    public static func tally(_ checks: some Sequence<FactCheck>) -> [FactTally] {
+        var counts: [FactKind: (satisfied: Int, total: Int)] = [:]
+        for check in checks { counts[check.kind, default: (0, 0)].satisfied += check.satisfied ? 1 : 0; counts[check.kind]!.total += 1 }
+        return FactKind.allCases.compactMap { kind in counts[kind].map { FactTally(kind: kind, satisfied: $0.satisfied, total: $0.total) } }
+    }
+
+    /// "shape 12% (4/33)" for each tally, joined with commas.
+    public static func describe(_ tallies: [FactTally]) -> String {
+        tallies.map { String(format: "%@ %.0f%% (%d/%d)", $0.kind.rawValue, $0.rate * 100, $0.satisfied, $0.total) }.joined(separator: ", ")
+    }
 }
 
 /// The evaluator's answer for one video and caption.

@@ -7,34 +7,34 @@ extension Evaluator {
     public func score(_ reading: VideoReading, caption: String) -> EvaluationReport {
         let facts = CaptionParser.parse(caption).facts
         var checks: [FactCheck] = []
-        func check(_ fact: String, _ expected: String, _ observed: String?, _ satisfied: Bool) {
-            checks.append(FactCheck(fact: fact, expected: expected, observed: observed ?? "-", satisfied: satisfied))
+        func check(_ kind: FactKind, _ fact: String, _ expected: String, _ observed: String?, _ satisfied: Bool) {
+            checks.append(FactCheck(kind: kind, fact: fact, expected: expected, observed: observed ?? "-", satisfied: satisfied))
         }
         let found = assign(facts.objects, reading)
         for (object, detection) in zip(facts.objects, found) {
             let detected = detection?.object
             let name = object.label
-            check("\(name): present", "present", detected == nil ? "absent" : "present", detected != nil)
+            check(.present, "\(name): present", "present", detected == nil ? "absent" : "present", detected != nil)
             if let shape = object.shape {
-                check("\(name): shape", shape.word, detected?.shape.word, detected?.shape == shape)
+                check(.shape, "\(name): shape", shape.word, detected?.shape.word, detected?.shape == shape)
             }
             if let size = object.size {
-                check("\(name): size", size.word, detected?.size.word, detected?.size == size)
+                check(.size, "\(name): size", size.word, detected?.size.word, detected?.size == size)
             }
             if let region = object.region {
-                check("\(name): position", region.rawValue, detected?.region.rawValue, detected?.region == region)
+                check(.position, "\(name): position", region.rawValue, detected?.region.rawValue, detected?.region == region)
             }
             if let motion = object.motion, reading.frameCount >= 3 {
-                check("\(name): motion", motion.name, detected?.motion?.name, detected?.motion == motion)
+                check(.motion, "\(name): motion", motion.name, detected?.motion?.name, detected?.motion == motion)
             }
         }
         if let background = facts.background {
-            check("background", Self.describe(background), reading.background.map(Self.describe), reading.background == background)
+            check(.background, "background", Self.describe(background), reading.background.map(Self.describe), reading.background == background)
         }
         if let framing = facts.framing {
             let largest = reading.objects.map(\.size).max { SizeClass.allCases.firstIndex(of: $0)! < SizeClass.allCases.firstIndex(of: $1)! }
             let observed = largest.map { Framing(largest: $0) }
-            check("framing", framing.rawValue, observed?.rawValue, observed == framing)
+            check(.framing, "framing", framing.rawValue, observed?.rawValue, observed == framing)
         }
         for event in facts.events where facts.objects.indices.contains(event.first) && facts.objects.indices.contains(event.second) {
             let a = facts.objects[event.first], b = facts.objects[event.second]
@@ -47,7 +47,7 @@ extension Evaluator {
             }
             let name = event.kind == .collision
                 ? "\(a.label) and \(b.label): collide" : "\(a.label) in front of \(b.label)"
-            check(name, "yes", shown ? "yes" : "no", shown)
+            check(.event, name, "yes", shown ? "yes" : "no", shown)
         }
         let satisfied = checks.filter(\.satisfied).count
         return EvaluationReport(

@@ -35,6 +35,12 @@ import Testing
         let caption = (rows.first?["caption"] as? String ?? "").lowercased()
         #expect(caption.contains("red circle"), "scored against the expanded caption")
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("sheet.png").path))
+        // Facts counted by kind: one object in each caption, so two "present" facts, and one background.
+        let facts = report["facts"] as? [[String: Any]] ?? []
+        let byKind = Dictionary(uniqueKeysWithValues: facts.compactMap { f in (f["kind"] as? String).map { ($0, f) } })
+        #expect(byKind["present"]?["total"] as? Int == 2, "\(facts)")
+        #expect((byKind["background"]?["total"] as? Int ?? 0) >= 1, "\(facts)")
+        #expect(facts.allSatisfy { ($0["satisfied"] as? Int ?? -1) >= 0 && ($0["satisfied"] as? Int ?? 0) <= ($0["total"] as? Int ?? -1) })
     }
 
     @Test func aBadPromptFileNamesItsLineAndRendersNothing() throws {

@@ -138,7 +138,45 @@ import TesseraWorld
         let scene = SceneSpec(extent: .landscape, frames: 17, fps: 24, background: Background(.darkBlue), objects: [star])
         var source = TensorFrames(SceneRenderer(scene: scene, width: 256, height: 144).frames(), fps: 24)
         let report = try Evaluator().evaluate(&source, caption: "Two yellow stars drifting to the right on a dark blue background.")
-        let present = report.facts.filter { $0.fact.hasSuffix("present") }
+        let present = report.facts.filter { $0.kind == .present }
         #expect(present.count == 2 && present.filter(\.satisfied).count == 1, "\(report.facts)")
+        #expect(present.allSatisfy { $0.fact.hasSuffix(": present") })
+        let tallies = FactTally.tally(report.facts)
+        #expect(tallies.first == FactTally(kind: .present, satisfied: 1, total: 2), "\(tallies)")
+        #expect(tallies.map(\.total).reduce(0, +) == report.total && tallies.map(\.satisfied).reduce(0, +) == report.satisfied)
+        #expect(tallies.map(\.kind) == FactKind.allCases.filter { kind in report.facts.contains { $0.kind == kind } }, "in FactKind order")
+    }
+
+    /// Every fact a world caption states is checked under its own kind.
+    @Test func factsCarryTheirKind() throws {
+        let a = SceneObject(shape: .circle, colour: .red, size: .large, position: Vec2(0.3, 0.5), velocity: Vec2(0.4, 0))
+        let b = SceneObject(shape: .square, colour: .blue, size: .small, position: Vec2(0.7, 0.5), velocity: Vec2(-0.4, 0))
+        let scene = SceneSpec(extent: .landscape, frames: 25, fps: 24, background: Background(.white), objects: [a, b])
+        let renderer = SceneRenderer(scene: scene, width: 256, height: 144)
+        var source = TensorFrames(renderer.frames(), fps: 24)
+        let caption = Captioner.caption(Captioner.facts(scene, trajectory: renderer.trajectory))
+        let report = try Evaluator().evaluate(&source, caption: caption)
+        let kinds = Set(report.facts.map(\.kind))
+        #expect(kinds.isSuperset(of: [.present, .shape, .size, .position, .motion, .background]), "\(caption): \(report.facts)")
+        for check in report.facts {
+            switch check.kind {
+            case .present, .shape, .size, .position, .motion: #expect(check.fact.hasSuffix(": \(check.kind.rawValue)"), "\(check)")
+            case .background, .framing: #expect(check.fact == check.kind.rawValue, "\(check)")
+            case .event: #expect(check.fact.hasSuffix(": collide") || check.fact.contains(" in front of "), "\(check)")
+            }
+        }
+    }
+
+    /// Paired scores: the mean difference, its standard error and how many prompts went each way.
+    @Test func pairedComparison() {
+        let paired = PairedComparison(baseline: [0.5, 0.5, 1, 0.25], candidate: [1, 0.5, 0.5, 0.5])
+        #expect(paired.prompts == 4 && paired.better == 2 && paired.worse == 1 && paired.equal == 1)
+        #expect(abs(paired.meanDifference - 0.0625) < 1e-12)
+        #expect(abs(paired.baselineMean - 0.5625) < 1e-12 && abs(paired.candidateMean - 0.625) < 1e-12)
+        // differences 0.5, 0, −0.5, 0.25 about their mean 0.0625: squares sum to 0.546875, sample variance a third of that
+        #expect(abs(paired.standardError - (0.546875 / 3 / 4).squareRoot()) < 1e-12)
+        #expect(paired.summary == "+6.2 ± 21.3 points (2 better, 1 worse, 1 equal)", "\(paired.summary)")
+        let one = PairedComparison(baseline: [0.3], candidate: [0.3])
+        #expect(one.standardError == 0 && one.equal == 1)
     }
 }

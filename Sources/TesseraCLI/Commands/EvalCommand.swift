@@ -54,6 +54,8 @@ struct EvalCommand: ParsableCommand {
         var videos: Int
         var meanScore: Double
         var meanPSNR: Double?
+        /// Facts of each kind the videos show, over the batch.
+        var facts: [FactTally]
         var results: [Result]
     }
 
@@ -94,9 +96,10 @@ struct EvalCommand: ParsableCommand {
         let mean = results.map(\.report.score).reduce(0, +) / Double(results.count)
         let psnrs = results.compactMap(\.psnr)  // finite ones: identical pairs have no PSNR to average
         let meanPSNR = psnrs.isEmpty ? nil : psnrs.reduce(0, +) / Double(psnrs.count)
+        let facts = FactTally.tally(results.flatMap(\.report.facts))
         if output.json {
             if batch == nil { return try printJSON(results[0]) }
-            return try printJSON(BatchSummary(videos: results.count, meanScore: mean, meanPSNR: meanPSNR, results: results))
+            return try printJSON(BatchSummary(videos: results.count, meanScore: mean, meanPSNR: meanPSNR, facts: facts, results: results))
         }
         for result in results {
             let report = result.report
@@ -112,6 +115,7 @@ struct EvalCommand: ParsableCommand {
         if batch != nil {
             print(String(format: "mean score %.1f%% over %d videos", mean * 100, results.count)
                   + (meanPSNR.map { String(format: ", mean PSNR %.2f dB", $0) } ?? ""))
+            if !facts.isEmpty { print("facts by kind: " + FactTally.describe(facts)) }
         }
     }
 

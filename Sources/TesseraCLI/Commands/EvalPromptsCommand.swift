@@ -68,6 +68,8 @@ extension TrainCommand {
             var portrait: Double
             var chance: Double
             var world: Double
+            /// Facts of each kind the prototypes show, over all prompts.
+            var facts: [FactTally]
             var full: Int
             var fullMeanScore: Double?
             var prototypeMeanScoreOfFull: Double?
@@ -134,9 +136,10 @@ extension TrainCommand {
             }
             FileHandle.standardError.write(Data("\n".utf8))
 
-            var rows: [Row] = []
+            var rows: [Row] = [], checks: [FactCheck] = []
             for n in set.indices {
                 let report = Evaluator().score(readings[n], caption: captions[n])
+                checks += report.facts
                 let chance = Evaluator().score(readings[n], caption: captions[(n + 1) % captions.count]).score
                 rows.append(Row(
                     prompt: set[n].prompt, orientation: set[n].orientation, caption: captions[n], score: report.score, chanceScore: chance, worldScore: worldScores[n],
@@ -149,7 +152,7 @@ extension TrainCommand {
                 prompts: rows.count, meanScore: mean(rows.map(\.score)),
                 landscape: mean(rows.filter { $0.orientation == "landscape" }.map(\.score)),
                 portrait: mean(rows.filter { $0.orientation == "portrait" }.map(\.score)),
-                chance: mean(rows.map(\.chanceScore)), world: mean(worldScores), full: fullIndices.count,
+                chance: mean(rows.map(\.chanceScore)), world: mean(worldScores), facts: FactTally.tally(checks), full: fullIndices.count,
                 fullMeanScore: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.score }),
                 prototypeMeanScoreOfFull: fullIndices.isEmpty ? nil : mean(fullIndices.map { rows[$0].score }),
                 sharpnessRatio: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.sharpness / max(fullRows[$0]!.bicubic, 1e-9) }),
@@ -177,6 +180,7 @@ extension TrainCommand {
             print(table.render())
             print(String(format: "prompt adherence %.1f%% over %d prompts (landscape %.1f%%, portrait %.1f%%); the same videos against other prompts' captions: %.1f%%; the world's own renders of the expansions: %.1f%%",
                          report.meanScore * 100, rows.count, report.landscape * 100, report.portrait * 100, report.chance * 100, report.world * 100))
+            print("facts by kind: " + FactTally.describe(report.facts))
             if let fullMean = report.fullMeanScore, let protoMean = report.prototypeMeanScoreOfFull, let ratio = report.sharpnessRatio {
                 print(String(format: "full pass on %d prompts: %.1f%% (their prototypes %.1f%%); sharpness %.2f× a bicubic upscale of the prototype",
                              report.full, fullMean * 100, protoMean * 100, ratio))
