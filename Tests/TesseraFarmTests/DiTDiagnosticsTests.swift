@@ -13,7 +13,7 @@ import TesseraTensor
         let sheet = model.appendingPathComponent("estimates.png"), report = model.appendingPathComponent("levels.json")
         var command = try TesseraCommand.parseAsRoot([
             "train", "eval-dit", "--dit", model.path, "--vae", model.path, "--text-encoder", VideoRenderTests.textEncoder.path,
-            "--clips", "2", "--frames", "1,5", "--times", "0.5", "0.9", "--sheet", sheet.path, "--report", report.path, "--threads", "1",
+            "--clips", "2", "--frames", "1,5", "--times", "0.5", "0.9", "--sheet", sheet.path, "--report", report.path, "--threads", "1", "--lies",
         ])
         try command.run()
         let result = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as! [String: Any]
@@ -26,6 +26,28 @@ import TesseraTensor
             #expect(conditional.isFinite && conditional > 0 && unconditional.isFinite && unconditional > 0, "finite positive losses: \(level)")
         }
         #expect(FileManager.default.fileExists(atPath: sheet.path))
+        // --lies: every clip's caption names an object and a background; a lie changes what the network is given.
+        let lies = result["lies"] as? [[String: Any]] ?? []
+        #expect(lies.compactMap { $0["kind"] as? String } == ["present", "shape", "size", "position", "motion", "background"], "\(lies)")
+        var changed = false
+        for lie in lies {
+            let clips = lie["clips"] as? Int ?? -1
+            let kind = lie["kind"] as? String ?? ""
+            #expect(kind == "motion" ? (0...2).contains(clips) : clips == 2, "\(kind): \(clips) clips")
+            let truth = lie["truth"] as? [Double] ?? [], lied = lie["lie"] as? [Double] ?? []
+            #expect(truth.count == 2 && lied.count == 2, "a value per level: \(lie)")
+            guard clips > 0 else { continue }
+            #expect(truth.allSatisfy { $0.isFinite && $0 > 0 } && lied.allSatisfy { $0.isFinite && $0 > 0 }, "\(lie)")
+            changed = changed || zip(truth, lied).contains { $0 != $1 }
+        }
+        #expect(changed, "a caption that lies gives the network something else to read")
+        let paths = result["paths"] as? [[String: Any]] ?? []
+        #expect(paths.compactMap { $0["name"] as? String } == ["pooled only", "tokens only"], "\(paths)")
+        for path in paths {
+            let both = path["both"] as? [Double] ?? [], one = path["one"] as? [Double] ?? []
+            #expect(both.count == 2 && one.count == 2 && zip(both, one).allSatisfy { $0.isFinite && $1.isFinite && $0 > 0 && $1 > 0 }, "\(path)")
+            #expect(zip(both, one).contains { $0 != $1 }, "emptying a path changes what the network reads: \(path)")
+        }
     }
 
     @Test func clipLengthsMustBeOnePlusMultiplesOfFour() throws {

@@ -167,6 +167,34 @@ import TesseraWorld
         }
     }
 
+    /// A lie changes exactly one fact of its kind, and its caption says so.
+    @Test func captionsThatLieAboutOneKindOfFact() throws {
+        let truth = CaptionFacts(
+            objects: [.init(colour: .red, shape: .circle, size: .large, region: .topRight, motion: .moving(.left)),
+                      .init(colour: .orange, shape: .square, size: .small, region: .center, motion: .still)],
+            background: Background(top: .black, bottom: .beige), framing: .closeUp)
+        let expected: [FactKind: CaptionFacts.Object] = [
+            .present: .init(colour: .yellow, shape: .circle, size: .large, region: .topRight, motion: .moving(.left)),  // orange is taken
+            .shape: .init(colour: .red, shape: .square, size: .large, region: .topRight, motion: .moving(.left)),
+            .size: .init(colour: .red, shape: .circle, size: .small, region: .topRight, motion: .moving(.left)),
+            .position: .init(colour: .red, shape: .circle, size: .large, region: .bottomLeft, motion: .moving(.left)),
+            .motion: .init(colour: .red, shape: .circle, size: .large, region: .topRight, motion: .moving(.right)),
+        ]
+        for (kind, object) in expected {
+            let lie = try #require(truth.altered(kind), "\(kind)")
+            #expect(lie.objects == [object, truth.objects[1]] && lie.background == truth.background, "\(kind): \(lie)")
+            for phrasing in Phrasing.allCases {
+                #expect(CaptionParser.parse(Captioner.caption(lie, phrasing: phrasing)).facts.objects[0] == object, "\(kind) \(phrasing)")
+            }
+        }
+        let background = try #require(truth.altered(.background))
+        #expect(background.objects == truth.objects && background.background != truth.background && background.background?.isGradient == false)
+        #expect(truth.altered(.framing) == nil && truth.altered(.event) == nil, "framing and events are not lied about on their own")
+        let still = CaptionFacts(objects: [.init(colour: .blue, shape: .star, size: .medium, region: .center)])
+        #expect(still.altered(.motion) == nil && still.altered(.background) == nil, "an image states no motion; no background, no lie")
+        #expect(still.altered(.position)?.objects[0].region == .topLeft, "the centre has no mirror image")
+    }
+
     /// Paired scores: the mean difference, its standard error and how many prompts went each way.
     @Test func pairedComparison() {
         let paired = PairedComparison(baseline: [0.5, 0.5, 1, 0.25], candidate: [1, 0.5, 0.5, 0.5])

@@ -19,7 +19,13 @@ extension TrainCommand {
                 --sheet writes, for the first clips, the original middle frame beside the clean estimates x0 = x_t − t·v \
                 at each level. It also measures the noise carried into the first clean estimate: at t = 1 the best \
                 estimate is the same whatever the noise, so the spread between the estimates from two noise draws, as a \
-                share of the clean latent's variance, is noise the network failed to reproduce (0 is ideal).
+                share of the clean latent's variance, is noise the network failed to reproduce (0 is ideal). \
+                --lies also measures what each kind of word is worth: the loss under a caption that changes one fact of \
+                the clip (the first object's colour, shape, size, place or motion, or the background), against the loss \
+                under the true caption in the same phrasing. A network that ignores a kind of word loses nothing to the lie. \
+                It also measures which path carries the caption: the loss with the caption's token embeddings (what \
+                cross-attention reads) replaced by the empty caption's, and with its pooled embedding (what adaLN reads) \
+                replaced, against the loss with both.
                 """)
 
         @OptionGroup var model: ModelOptions
@@ -33,6 +39,8 @@ extension TrainCommand {
         var sheet: String?
         @Option(help: "Also write the levels as JSON to this file.")
         var report: String?
+        @Flag(help: "Also score captions that lie about one kind of fact: what each kind of word is worth.")
+        var lies = false
         @OptionGroup var output: OutputOptions
 
         struct Level: Encodable {
@@ -41,8 +49,31 @@ extension TrainCommand {
             var unconditional: Double
         }
 
+        /// The loss under captions that change one fact of `kind`, against the true caption, at each level.
+        struct Lie: Encodable {
+            var kind: FactKind
+            /// Clips whose caption states a fact of this kind.
+            var clips: Int
+            /// Per level, the mean loss under the true caption and under the lie, over those clips.
+            var truth: [Double]
+            var lie: [Double]
+        }
+
+        /// The kinds a lie can change (framing and events follow from the objects).
+        static let liedKinds: [FactKind] = [.present, .shape, .size, .position, .motion, .background]
+
+        /// The loss with one of the caption's two paths given the empty caption's input instead, at each level.
+        struct Path: Encodable {
+            /// "pooled only" (tokens emptied) or "tokens only" (pooled emptied).
+            var name: String
+            var both: [Double]
+            var one: [Double]
+        }
+
         struct Report: Encodable {
             var levels: [Level]
+            var lies: [Lie]?
+            var paths: [Path]?
             /// Half the mean squared difference of the t = 1 clean estimates from two noise draws, over the
             /// clean latent's variance, averaged over the clips.
             var noiseCarried: Double
@@ -56,11 +87,27 @@ extension TrainCommand {
             var conditional = [Double](repeating: 0, count: times.count), unconditional = conditional
             var cells: [RGBFrame] = [], labels: [String] = []
             var noiseCarried = 0.0
+            var lieTotals = Self.liedKinds.map { Lie(kind: $0, clips: 0, truth: times.map { _ in 0 }, lie: times.map { _ in 0 }) }
+            var paths = ["pooled only", "tokens only"].map { Path(name: $0, both: times.map { _ in 0 }, one: times.map { _ in 0 }) }
             let pictured = min(clips, 4)
             for clip in 0..<clips {
                 let (raw, caption) = try WorldLatents.sample(seed: 7_000_001, step: clip, index: 0, vae: loaded.vae, frameChoices: frameChoices)
                 let x0 = Elementwise.map(raw) { $0 / loaded.latentScale }
                 let encoded = try loaded.encode(caption)
+                // The true facts and each lie, written in the clip's own phrasing (the true caption re-written the
+                // same way, should the parse not give back the very words).
+                var rewritten: Caption?, lieCaptions: [(index: Int, caption: Caption)] = []
+                if lies {
+                    let truth = CaptionParser.parse(caption).facts
+                    let phrasing = Phrasing.allCases.first { Captioner.caption(truth, phrasing: $0) == caption } ?? .prose
+                    let written = Captioner.caption(truth, phrasing: phrasing)
+                    if written != caption { rewritten = try loaded.encode(written) }
+                    for (index, kind) in Self.liedKinds.enumerated() {
+                        guard let altered = truth.altered(kind) else { continue }
+                        lieCaptions.append((index, try loaded.encode(Captioner.caption(altered, phrasing: phrasing))))
+                        lieTotals[index].clips += 1
+                    }
+                }
                 let noise = NoiseGenerator(seed: 31 &+ UInt64(clip), stream: 5).tensor(shape: x0.shape)
                 let other = NoiseGenerator(seed: 31 &+ UInt64(clip), stream: 6).tensor(shape: x0.shape)
                 // At t = 1, x_t is the noise and x_t − v the clean estimate.
@@ -87,6 +134,23 @@ extension TrainCommand {
                     let u = try loaded.dit.velocity(xt, time: t, caption: loaded.emptyCaption)
                     conditional[level] += meanSquare(v, target) / Double(clips)
                     unconditional[level] += meanSquare(u, target) / Double(clips)
+                    if lies {
+                        let empty = loaded.emptyCaption
+                        let halves = [Caption(tokens: empty.tokens, length: empty.length, pooled: encoded.pooled),
+                                      Caption(tokens: encoded.tokens, length: encoded.length, pooled: empty.pooled)]
+                        for (index, half) in halves.enumerated() {
+                            paths[index].both[level] += meanSquare(v, target) / Double(clips)
+                            paths[index].one[level] += meanSquare(try loaded.dit.velocity(xt, time: t, caption: half), target) / Double(clips)
+                        }
+                    }
+                    if !lieCaptions.isEmpty {
+                        let truthLoss = try rewritten.map { meanSquare(try loaded.dit.velocity(xt, time: t, caption: $0), target) }
+                            ?? meanSquare(v, target)
+                        for (index, lie) in lieCaptions {
+                            lieTotals[index].truth[level] += truthLoss
+                            lieTotals[index].lie[level] += meanSquare(try loaded.dit.velocity(xt, time: t, caption: lie), target)
+                        }
+                    }
                     if clip < pictured {
                         var estimate = xt
                         for i in 0..<estimate.count { estimate.storage[i] = (xt.storage[i] - t * v.storage[i]) * loaded.latentScale }
@@ -101,7 +165,13 @@ extension TrainCommand {
                                                caption: "DIT CLEAN ESTIMATES ON HELD-OUT CLIPS").render(cells, labels: labels)
                 try picture.writePNG(to: URL(fileURLWithPath: sheet))
             }
-            let result = Report(levels: levels, noiseCarried: noiseCarried)
+            let lieMeans = lies ? lieTotals.map { total in
+                var mean = total
+                mean.truth = total.truth.map { $0 / Double(max(total.clips, 1)) }
+                mean.lie = total.lie.map { $0 / Double(max(total.clips, 1)) }
+                return mean
+            } : nil
+            let result = Report(levels: levels, lies: lieMeans, paths: lies ? paths : nil, noiseCarried: noiseCarried)
             if let report {
                 let json = JSONEncoder()
                 json.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -115,6 +185,21 @@ extension TrainCommand {
                              100 * (1 - level.conditional / max(level.unconditional, 1e-12))))
             }
             print(String(format: "noise carried into the clean estimate at t = 1: %.3f of the clean latent's variance (0 is ideal)", noiseCarried))
+            if let lieMeans {
+                print("what each kind of word is worth: the loss under a caption that lies about it, over the loss under the truth")
+                print("  kind         clips" + times.map { String(format: "   t=%.2f", $0) }.joined())
+                for lie in lieMeans {
+                    let cells = zip(lie.truth, lie.lie).map { truth, lied in
+                        lie.clips == 0 ? "        -" : String(format: "  %+6.1f%%", 100 * (lied / max(truth, 1e-12) - 1))
+                    }
+                    print(lie.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", lie.clips) + cells.joined())
+                }
+                print("which path carries the caption: the loss with only one path given the caption, over the loss with both")
+                for path in paths {
+                    let cells = zip(path.both, path.one).map { String(format: "  %+6.1f%%", 100 * ($1 / max($0, 1e-12) - 1)) }
+                    print(path.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", clips) + cells.joined())
+                }
+            }
         }
 
         func meanSquare(_ a: Tensor, _ b: Tensor) -> Double {
