@@ -36,11 +36,15 @@ import TesseraTensor
             #expect(kind == "motion" ? (0...2).contains(clips) : clips == 2, "\(kind): \(clips) clips")
             let truth = lie["truth"] as? [Double] ?? [], lied = lie["lie"] as? [Double] ?? []
             #expect(truth.count == 2 && lied.count == 2, "a value per level: \(lie)")
+            let distance = lie["pooledDistance"] as? Double ?? -1
+            #expect(clips == 0 ? distance == 0 : distance > 0 && distance < 1, "a lie's caption embeds apart from the truth's: \(lie)")
             guard clips > 0 else { continue }
             #expect(truth.allSatisfy { $0.isFinite && $0 > 0 } && lied.allSatisfy { $0.isFinite && $0 > 0 }, "\(lie)")
             changed = changed || zip(truth, lied).contains { $0 != $1 }
         }
         #expect(changed, "a caption that lies gives the network something else to read")
+        let other = result["otherCaptionDistance"] as? Double ?? -1
+        #expect(other > 0 && other < 1, "another clip's caption: \(other)")
         let paths = result["paths"] as? [[String: Any]] ?? []
         #expect(paths.compactMap { $0["name"] as? String } == ["pooled only", "tokens only"], "\(paths)")
         for path in paths {

@@ -57,6 +57,8 @@ extension TrainCommand {
             /// Per level, the mean loss under the true caption and under the lie, over those clips.
             var truth: [Double]
             var lie: [Double]
+            /// How far the lie's pooled embedding is from the truth's: mean 1 − cosine over the clips.
+            var pooledDistance: Double
         }
 
         /// The kinds a lie can change (framing and events follow from the objects).
@@ -73,6 +75,8 @@ extension TrainCommand {
         struct Report: Encodable {
             var levels: [Level]
             var lies: [Lie]?
+            /// Mean 1 − cosine between the pooled embeddings of consecutive clips' captions: the scale a lie's is read on.
+            var otherCaptionDistance: Double?
             var paths: [Path]?
             /// Half the mean squared difference of the t = 1 clean estimates from two noise draws, over the
             /// clean latent's variance, averaged over the clips.
@@ -87,13 +91,16 @@ extension TrainCommand {
             var conditional = [Double](repeating: 0, count: times.count), unconditional = conditional
             var cells: [RGBFrame] = [], labels: [String] = []
             var noiseCarried = 0.0
-            var lieTotals = Self.liedKinds.map { Lie(kind: $0, clips: 0, truth: times.map { _ in 0 }, lie: times.map { _ in 0 }) }
+            var lieTotals = Self.liedKinds.map { Lie(kind: $0, clips: 0, truth: times.map { _ in 0 }, lie: times.map { _ in 0 }, pooledDistance: 0) }
+            var previousPooled: Tensor?, otherDistance = 0.0
             var paths = ["pooled only", "tokens only"].map { Path(name: $0, both: times.map { _ in 0 }, one: times.map { _ in 0 }) }
             let pictured = min(clips, 4)
             for clip in 0..<clips {
                 let (raw, caption) = try WorldLatents.sample(seed: 7_000_001, step: clip, index: 0, vae: loaded.vae, frameChoices: frameChoices)
                 let x0 = Elementwise.map(raw) { $0 / loaded.latentScale }
                 let encoded = try loaded.encode(caption)
+                if let previousPooled { otherDistance += (1 - cosine(previousPooled, encoded.pooled)) / Double(clips - 1) }
+                previousPooled = encoded.pooled
                 // The true facts and each lie, written in the clip's own phrasing (the true caption re-written the
                 // same way, should the parse not give back the very words).
                 var rewritten: Caption?, lieCaptions: [(index: Int, caption: Caption)] = []
@@ -104,8 +111,10 @@ extension TrainCommand {
                     if written != caption { rewritten = try loaded.encode(written) }
                     for (index, kind) in Self.liedKinds.enumerated() {
                         guard let altered = truth.altered(kind) else { continue }
-                        lieCaptions.append((index, try loaded.encode(Captioner.caption(altered, phrasing: phrasing))))
+                        let lie = try loaded.encode(Captioner.caption(altered, phrasing: phrasing))
+                        lieCaptions.append((index, lie))
                         lieTotals[index].clips += 1
+                        lieTotals[index].pooledDistance += 1 - cosine((rewritten ?? encoded).pooled, lie.pooled)
                     }
                 }
                 let noise = NoiseGenerator(seed: 31 &+ UInt64(clip), stream: 5).tensor(shape: x0.shape)
@@ -169,9 +178,10 @@ extension TrainCommand {
                 var mean = total
                 mean.truth = total.truth.map { $0 / Double(max(total.clips, 1)) }
                 mean.lie = total.lie.map { $0 / Double(max(total.clips, 1)) }
+                mean.pooledDistance = total.pooledDistance / Double(max(total.clips, 1))
                 return mean
             } : nil
-            let result = Report(levels: levels, lies: lieMeans, paths: lies ? paths : nil, noiseCarried: noiseCarried)
+            let result = Report(levels: levels, lies: lieMeans, otherCaptionDistance: lies && clips > 1 ? otherDistance : nil, paths: lies ? paths : nil, noiseCarried: noiseCarried)
             if let report {
                 let json = JSONEncoder()
                 json.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -187,12 +197,16 @@ extension TrainCommand {
             print(String(format: "noise carried into the clean estimate at t = 1: %.3f of the clean latent's variance (0 is ideal)", noiseCarried))
             if let lieMeans {
                 print("what each kind of word is worth: the loss under a caption that lies about it, over the loss under the truth")
-                print("  kind         clips" + times.map { String(format: "   t=%.2f", $0) }.joined())
+                print("  kind         clips" + times.map { String(format: "   t=%.2f", $0) }.joined() + "   pooled 1 − cos")
                 for lie in lieMeans {
                     let cells = zip(lie.truth, lie.lie).map { truth, lied in
                         lie.clips == 0 ? "        -" : String(format: "  %+6.1f%%", 100 * (lied / max(truth, 1e-12) - 1))
                     }
-                    print(lie.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", lie.clips) + cells.joined())
+                    print(lie.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", lie.clips) + cells.joined()
+                          + String(format: "   %.4f", lie.pooledDistance))
+                }
+                if let distance = result.otherCaptionDistance {
+                    print(String(format: "another clip's caption: pooled 1 − cos %.4f", distance))
                 }
                 print("which path carries the caption: the loss with only one path given the caption, over the loss with both")
                 for path in paths {
@@ -200,6 +214,12 @@ extension TrainCommand {
                     print(path.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", clips) + cells.joined())
                 }
             }
+        }
+
+        func cosine(_ a: Tensor, _ b: Tensor) -> Double {
+            var dot = 0.0, aa = 0.0, bb = 0.0
+            for i in 0..<a.count { dot += Double(a.storage[i] * b.storage[i]); aa += Double(a.storage[i] * a.storage[i]); bb += Double(b.storage[i] * b.storage[i]) }
+            return dot / max((aa * bb).squareRoot(), 1e-12)
         }
 
         func meanSquare(_ a: Tensor, _ b: Tensor) -> Double {
