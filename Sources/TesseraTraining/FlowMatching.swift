@@ -3,13 +3,29 @@ import TesseraModels
 import TesseraSampling
 import TesseraTensor
 
-/// One training example for the DiT: a clean latent and its caption's encoding.
+/// One training example for the DiT: a clean latent and its caption's encoding, and optionally how much
+/// each latent cell's error counts.
 public struct FlowSample: Sendable {
     public var latent: Tensor
     public var caption: Caption
-    public init(latent: Tensor, caption: Caption) {
+    /// `[F', H', W']` weights of the latent's cells (shared by their channels) in the loss, mean 1 so the loss
+    /// keeps its scale; nil weighs every cell alike.
+    public var weights: Tensor?
+    public init(latent: Tensor, caption: Caption, weights: Tensor? = nil) {
+        precondition(weights.map { $0.count > 0 && latent.count % $0.count == 0 } ?? true, "FlowSample: weights \(weights!.shape) for a latent \(latent.shape)")
         self.latent = latent
         self.caption = caption
+        self.weights = weights
+    }
+
+    /// Loss weights from a `[F', H', W']` mask of 0/1 cells (`SceneRenderer.objectCells`): `weight` for the
+    /// cells of the mask, 1 for the rest, scaled to mean 1. A mask with no cells weighs all alike.
+    public static func weights(mask: Tensor, weight: Float) -> Tensor {
+        precondition(weight > 0, "a cell weight must be positive")
+        var raw = Elementwise.map(mask) { 1 + (weight - 1) * $0 }
+        let mean = raw.storage.reduce(0, +) / Float(max(1, raw.count))
+        for i in 0..<raw.count { raw.storage[i] /= mean }
+        return raw
     }
 }
 
@@ -95,7 +111,7 @@ public struct FlowMatchingTrainer {
         let tape = Tape()
         let graph = try DiTGraph(tape: tape, config: config, weights: parameters)
         let velocity = graph.velocity(xt, time: time, caption: drop ? emptyCaption : sample.caption, layout: factorized ? .factorized : nil)
-        return (tape, graph, tape.meanSquaredError(velocity, tape.constant(target)))
+        return (tape, graph, tape.meanSquaredError(velocity, tape.constant(target), weights: sample.weights))
     }
 
     /// One optimizer step on a batch (gradients averaged over its samples); returns the mean loss and the

@@ -134,3 +134,28 @@ public struct SceneRenderer: Sendable {
 private struct RowOutput: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<Float>
 }
+
+extension SceneRenderer {
+    /// Where the objects are on a latent grid: `[F', H / factor, W / factor]` of 1 where some object's
+    /// bounding box (anti-aliasing margin included) touches the `factor`×`factor` pixel cell in any frame of
+    /// the latent frame, 0 elsewhere. Latent frames group video frames as a causal VAE does: the first alone,
+    /// then `temporal` at a time (`F' = 1 + (F − 1) / temporal`). A trainer weighs its loss with it, so the few
+    /// cells that hold the objects count for more than the background around them.
+    public func objectCells(factor: Int, temporal: Int) -> Tensor {
+        precondition(factor >= 1 && temporal >= 1 && width % factor == 0 && height % factor == 0
+                     && (scene.frames - 1) % temporal == 0, "objectCells: \(width)x\(height), \(scene.frames) frames do not divide into \(factor)-pixel cells and groups of \(temporal)")
+        let (rows, columns) = (height / factor, width / factor)
+        let latentFrames = 1 + (scene.frames - 1) / temporal
+        var cells = [Float](repeating: 0, count: latentFrames * rows * columns)
+        for frame in 0..<scene.frames {
+            let latent = frame == 0 ? 0 : 1 + (frame - 1) / temporal
+            for object in placements(frame) where object.x0 <= object.x1 && object.y0 <= object.y1 {
+                for row in (object.y0 / factor)...(object.y1 / factor) {
+                    let base = (latent * rows + row) * columns
+                    for column in (object.x0 / factor)...(object.x1 / factor) { cells[base + column] = 1 }
+                }
+            }
+        }
+        return Tensor(shape: [latentFrames, rows, columns], storage: cells)
+    }
+}

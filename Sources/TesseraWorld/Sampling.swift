@@ -78,11 +78,13 @@ public enum SceneSampler {
     static let spacing = 0.02
     static let regionMargin = 0.012
 
-    /// The scene for `seed` on a frame of `extent` with `frames` frames at `fps`.
-    public static func sample(seed: UInt64, extent: Extent, frames: Int, fps: Double) -> SceneSpec {
+    /// The scene for `seed` on a frame of `extent` with `frames` frames at `fps`; `objectCounts` weighs how
+    /// many objects it has (a trainer's own mix; the world's is `objectCountWeights`).
+    public static func sample(seed: UInt64, extent: Extent, frames: Int, fps: Double,
+                              objectCounts: [(Int, Double)] = objectCountWeights) -> SceneSpec {
         var random = WorldRandom(seed: seed, stream: WorldRandom.Streams.scene)
         let background = sampleBackground(&random)
-        let count = random.pick(objectCountWeights)
+        let count = random.pick(objectCounts)
         let palette = ObjectColour.allCases.filter { allowed($0, on: background) }
         var colours: [ObjectColour] = []
         while colours.count < count {
@@ -150,13 +152,16 @@ public struct TrainingSample: Sendable {
     public var caption: String
 
     /// The example for `seed` with the given shorter side (288 gives 512x288, 288x512 or 288x288); `frames`
-    /// overrides the sampled clip length (a trainer's own choice of lengths).
-    public init(seed: UInt64, shortSide: Int = 288, frames: Int? = nil) {
+    /// overrides the sampled clip length (a trainer's own choice of lengths), `objectCounts` the world's mix
+    /// of one, two and three objects.
+    public init(seed: UInt64, shortSide: Int = 288, frames: Int? = nil,
+                objectCounts: [(Int, Double)] = SceneSampler.objectCountWeights) {
         self.seed = seed
         clip = ClipShape.sample(seed: seed)
         if let frames { clip.frames = frames }
         (width, height) = clip.aspect.size(shortSide: shortSide)
-        scene = SceneSampler.sample(seed: seed, extent: Extent(pixelWidth: width, height: height), frames: clip.frames, fps: clip.fps)
+        scene = SceneSampler.sample(seed: seed, extent: Extent(pixelWidth: width, height: height), frames: clip.frames, fps: clip.fps,
+                                   objectCounts: objectCounts)
         var random = WorldRandom(seed: seed, stream: WorldRandom.Streams.scene &+ 2)
         phrasing = Phrasing.allCases[random.int(below: Phrasing.allCases.count)]
         caption = Captioner.caption(Captioner.facts(scene), phrasing: phrasing)

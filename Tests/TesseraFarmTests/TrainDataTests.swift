@@ -3,6 +3,7 @@ import Testing
 import TesseraMedia
 import TesseraModels
 import TesseraTensor
+import TesseraTraining
 import TesseraWorld
 
 @testable import TesseraCLI
@@ -169,9 +170,39 @@ import TesseraWorld
             sizes.insert([example.width, example.height])
         }
         #expect(sizes.count > 1, "more than one aspect among six clips: \(sizes)")
+
+        // --object-weight and --object-counts: world clips carry their objects' cells on the latent grid, and the
+        // weighted loss is another loss on the same clips, noise and times.
+        let single = try WorldLatents.example(seed: 5, step: 0, index: 0, vae: autoencoder, frameChoices: [5], shortSide: 160, objectCounts: [(1, 1)])
+        let cells = try #require(single.objectCells)
+        #expect(cells.shape == Array(single.latent.shape.dropLast()), "one weight per latent cell: \(cells.shape) for \(single.latent.shape)")
+        #expect(cells.storage.contains(1) && cells.storage.contains(0))
+        let weights = FlowSample.weights(mask: cells, weight: 10)
+        #expect(abs(weights.storage.reduce(0, +) / Float(weights.count) - 1) < 1e-4, "mean weight 1")
+        #expect(abs(weights.storage.max()! / weights.storage.min()! - 10) < 1e-3, "object cells ten times the background")
+        func worldLosses(_ name: String, _ extra: [String]) throws -> [Float] {
+            let out = folder.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            try #"{"latentScale": 1}"#.write(to: out.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
+            var train = try TesseraCommand.parseAsRoot([
+                "train", "dit", "--vae", vae.path, "--out", out.path, "--steps", "2", "--batch", "2", "--frames", "1,5", "--short-side", "160",
+                "--width", "64", "--depth", "1", "--threads", "1", "--text-encoder", VideoRenderTests.textEncoder.path, "--object-counts", "1,0,0",
+            ] + extra)
+            try train.run()
+            let log = try String(contentsOf: out.appendingPathComponent("loss.csv"), encoding: .utf8)
+            return log.split(separator: "\n").dropFirst().compactMap { Float($0.split(separator: ",")[1]) }
+        }
+        let plain = try worldLosses("dit-world", []), weighted = try worldLosses("dit-world-weighted", ["--object-weight", "10"])
+        #expect(plain.count == 2 && weighted.count == 2 && (plain + weighted).allSatisfy { $0.isFinite && $0 > 0 }, "\(plain) \(weighted)")
+        #expect(plain[0] != weighted[0], "the object weight changes the loss of the same first step: \(plain) \(weighted)")
+
         let refused = folder.appendingPathComponent("dit-refused")
         for (extra, message) in [(["--short-side", "100"], "--short-side must be a positive multiple of 32"),
-                                 (["--short-side", "160", "--data", folder.path], "--short-side applies to world clips")] {
+                                 (["--short-side", "160", "--data", folder.path], "--short-side applies to world clips"),
+                                 (["--object-weight", "0"], "--object-weight must be a positive number"),
+                                 (["--object-counts", "1,2"], "--object-counts must be three non-negative weights"),
+                                 (["--object-counts", "0,0,0"], "--object-counts must be three non-negative weights"),
+                                 (["--object-weight", "4", "--data", folder.path], "--object-weight and --object-counts apply to world clips")] {
             do {
                 var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", vae.path, "--out", refused.path] + extra)
                 try command.run()

@@ -64,6 +64,9 @@ import TesseraTensor
             t.modulate(v[0], shift: v[1], scale: v[2])
         }
         check([Self.random([4, 6], seed: 13), Self.random([4, 6], seed: 14)]) { t, v in t.meanSquaredError(v[0], v[1]) }
+        // Weighted: one weight per row of 6, shared by its elements.
+        let weights = Tensor(shape: [4], storage: [0.5, 2, 1, 0.25])
+        check([Self.random([4, 6], seed: 21), Self.random([4, 6], seed: 22)]) { t, v in t.meanSquaredError(v[0], v[1], weights: weights) }
         check([Self.random([4, 6], seed: 15)]) { t, v in t.columns(v[0], 2, 3) }
     }
 

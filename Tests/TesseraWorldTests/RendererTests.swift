@@ -116,4 +116,48 @@ import TesseraWorld
             #expect(CaptionParser.parse(sample.caption).facts == Captioner.facts(sample.scene))
         }
     }
+
+    /// The object mask on a latent grid marks the cells an object covers, in the latent frame of the video
+    /// frames it is in, and nothing else.
+    @Test func objectCellsFollowTheObjects() {
+        // One pinned disc at the centre of a 64x64 frame: radius 0.1 of the height is ~6 px, inside cells 3–4.
+        let disc = SceneObject(shape: .circle, colour: .red, size: .small, position: Vec2(0.5, 0.5), pinned: true)
+        let still = SceneSpec(extent: .square, frames: 9, fps: 24, background: Background(.white), objects: [disc])
+        let renderer = SceneRenderer(scene: still, width: 64, height: 64)
+        let cells = renderer.objectCells(factor: 8, temporal: 4)
+        #expect(cells.shape == [3, 8, 8])
+        for latent in 0..<3 {
+            let marked = (0..<64).filter { cells.storage[latent * 64 + $0] == 1 }
+            #expect(marked == [27, 28, 35, 36], "latent frame \(latent): \(marked)")
+        }
+        #expect(cells.storage.allSatisfy { $0 == 0 || $0 == 1 })
+        // Every pixel an object colours in any frame lies in a marked cell of its latent frame.
+        let scene = SceneSampler.sample(seed: 11, extent: .landscape, frames: 9, fps: 24, objectCounts: [(3, 1)])
+        let moving = SceneRenderer(scene: scene, width: 256, height: 144)
+        let mask = moving.objectCells(factor: 8, temporal: 4)
+        let empty = SceneSpec(extent: .landscape, frames: 9, fps: 24, background: scene.background, objects: [])
+        let background = SceneRenderer(scene: empty, width: 256, height: 144)
+        var touched = 0
+        for frame in 0..<9 {
+            let latent = frame == 0 ? 0 : 1 + (frame - 1) / 4
+            let (a, b) = (moving.frame(frame), background.frame(frame))
+            for y in 0..<144 {
+                for x in 0..<256 where a.storage[(y * 256 + x) * 3] != b.storage[(y * 256 + x) * 3] {
+                    touched += 1
+                    #expect(mask.storage[(latent * 18 + y / 8) * 32 + x / 8] == 1)
+                }
+            }
+        }
+        #expect(touched > 0 && mask.storage.contains(0))
+    }
+
+    /// A trainer's own mix of object counts: all three-object scenes when asked, the world's mix otherwise.
+    @Test func objectCountsMix() {
+        let three = (0..<40 as Range<UInt64>).map { TrainingSample(seed: $0, objectCounts: [(3, 1)]).scene.objects.count }
+        #expect(three.allSatisfy { $0 == 3 }, "\(three)")
+        let one = (0..<40 as Range<UInt64>).map { TrainingSample(seed: $0, objectCounts: [(1, 1)]).scene.objects.count }
+        #expect(one.allSatisfy { $0 == 1 })
+        let world = Set((0..<100 as Range<UInt64>).map { TrainingSample(seed: $0).scene.objects.count })
+        #expect(world == [1, 2, 3])
+    }
 }

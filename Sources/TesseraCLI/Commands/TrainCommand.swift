@@ -219,6 +219,10 @@ extension TrainCommand {
         var velocitySkip = false
         @Option(help: "What the network outputs: velocity (the noise minus the clean latent) or clean (the clean latent, from which the velocity is derived; docs/MODEL.md, session 14).")
         var prediction = DiTPrediction.velocity
+        @Option(help: "How much more a latent cell an object touches counts in the loss than a background cell (1: all alike). The loss is scaled back to a mean weight of 1 per clip; world clips only.")
+        var objectWeight: Float = 1
+        @Option(help: "Weights of world scenes with one, two and three objects, e.g. 60,25,15 (default: the world's own mix, 40,35,25).")
+        var objectCounts: String?
         @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
         var initFolder: String?
 
@@ -232,6 +236,11 @@ extension TrainCommand {
             guard (0...1).contains(factorizedShare) else { throw CLIError("--factorized-share must be in 0…1, not \(factorizedShare)") }
             guard (0...1).contains(highNoiseShare) else { throw CLIError("--high-noise-share must be in 0…1, not \(highNoiseShare)") }
             guard shortSide >= 32, shortSide % 32 == 0 else { throw CLIError("--short-side must be a positive multiple of 32 (one token per 32×32 pixels), not \(shortSide)") }
+            guard objectWeight > 0, objectWeight.isFinite else { throw CLIError("--object-weight must be a positive number, not \(objectWeight)") }
+            let counts = try objectCounts.map(WorldLatents.parseObjectCounts) ?? SceneSampler.objectCountWeights
+            guard data == nil || (objectWeight == 1 && objectCounts == nil) else {
+                throw CLIError("--object-weight and --object-counts apply to world clips; a --data folder's videos have no known objects")
+            }
             guard data == nil || shortSide == WorldLatents.prototypeShortSide else {
                 throw CLIError("--short-side applies to world clips; a --data folder's videos are scaled to the prototype sizes")
             }
@@ -313,9 +322,11 @@ extension TrainCommand {
             trainer.highNoiseShare = highNoiseShare
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             let example = { (clip: DataClip) throws -> FlowSample in
-                let (latent, caption) = try WorldLatents.sample(
-                    seed: options.seed, step: clip.step, index: clip.index, vae: autoencoder, folder: folder, frameChoices: frameChoices, shortSide: shortSide)
-                return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption)
+                let (latent, caption, cells) = try WorldLatents.example(
+                    seed: options.seed, step: clip.step, index: clip.index, vae: autoencoder, folder: folder, frameChoices: frameChoices,
+                    shortSide: shortSide, objectCounts: counts)
+                return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption,
+                                  weights: objectWeight == 1 ? nil : cells.map { FlowSample.weights(mask: $0, weight: objectWeight) })
             }
             let framesOf = { (clip: DataClip) in WorldLatents.frames(seed: options.seed, step: clip.step, index: clip.index, frameChoices: frameChoices) }
             let landscape = AspectBucket.landscape.size(shortSide: shortSide), factor = autoencoder.config.spatialFactor
@@ -533,19 +544,38 @@ enum WorldLatents {
     /// clip, or a clip of one of the videos in `folder`.
     static func sample(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices,
                        shortSide: Int = prototypeShortSide) throws -> (Tensor, String) {
+        let example = try example(seed: seed, step: step, index: index, vae: vae, folder: folder, frameChoices: frameChoices, shortSide: shortSide)
+        return (example.latent, example.caption)
+    }
+
+    /// `sample`, with the world's mix of object counts `objectCounts` and, for a world clip, where its objects
+    /// are on the latent grid (`SceneRenderer.objectCells`; nil for a folder's clip).
+    static func example(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices,
+                        shortSide: Int = prototypeShortSide, objectCounts: [(Int, Double)] = SceneSampler.objectCountWeights)
+    throws -> (latent: Tensor, caption: String, objectCells: Tensor?) {
         let k = key(seed: seed, step: step, index: index)
         let frames = frames(seed: seed, step: step, index: index, frameChoices: frameChoices)
         if let folder {
             let (video, caption) = try folder.clip(key: k, frames: frames)
-            return (try vae.encoder.encode(video), caption)
+            return (try vae.encoder.encode(video), caption, nil)
         }
-        let example = TrainingSample(seed: k, shortSide: shortSide, frames: frames)
+        let example = TrainingSample(seed: k, shortSide: shortSide, frames: frames, objectCounts: objectCounts)
         let renderer = example.renderer()
         var video = [Float]()
         video.reserveCapacity(frames * example.width * example.height * 3)
         for f in 0..<frames { video += renderer.frame(f).storage }
         let latent = try vae.encoder.encode(Tensor(shape: [frames, example.height, example.width, 3], storage: video))
-        return (latent, example.caption)
+        let cells = renderer.objectCells(factor: vae.config.spatialFactor, temporal: vae.config.temporalFactor)
+        return (latent, example.caption, cells)
+    }
+
+    /// "60,25,15" → weights of scenes with one, two and three objects.
+    static func parseObjectCounts(_ text: String) throws -> [(Int, Double)] {
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == 3, values.allSatisfy({ $0 >= 0 && $0.isFinite }), values.reduce(0, +) > 0 else {
+            throw CLIError("--object-counts must be three non-negative weights, not all zero, for scenes of one, two and three objects (\"40,35,25\" is the world's mix), not \"\(text)\"")
+        }
+        return values.enumerated().map { ($0.offset + 1, $0.element) }
     }
 }
 

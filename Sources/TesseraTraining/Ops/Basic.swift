@@ -145,17 +145,23 @@ extension Tape {
         }
     }
 
-    /// Mean squared difference of two values of equal size.  → a scalar `[1]`
-    public func meanSquaredError(_ a: Variable, _ b: Variable) -> Variable {
+    /// Mean squared difference of two values of equal size, each squared difference times its weight when
+    /// `weights` are given.  → a scalar `[1]`
+    public func meanSquaredError(_ a: Variable, _ b: Variable, weights: Tensor? = nil) -> Variable {
         let x = value(a), y = value(b)
         precondition(x.count == y.count, "meanSquaredError: \(x.shape) and \(y.shape)")
+        // Weights, when given, are per leading position and shared by the `share` trailing elements of each
+        // (one weight per latent cell for all its channels): the mean of w·(x − y)².
+        let share = weights.map { x.count / max(1, $0.count) } ?? 1
+        precondition(weights.map { $0.count * share == x.count } ?? true, "meanSquaredError: weights \(weights!.shape) do not divide \(x.shape)")
+        func weight(_ i: Int) -> Float { weights.map { $0.storage[i / share] } ?? 1 }
         var total: Double = 0
-        for i in 0..<x.count { let d = Double(x.storage[i] - y.storage[i]); total += d * d }
+        for i in 0..<x.count { let d = Double(x.storage[i] - y.storage[i]); total += Double(weight(i)) * d * d }
         let n = Float(x.count)
         return record(Tensor(shape: [1], storage: [Float(total / Double(n))]), [a, b]) { g in
             let scale = 2 * g.storage[0] / n
             var dx = x
-            for i in 0..<x.count { dx.storage[i] = scale * (x.storage[i] - y.storage[i]) }
+            for i in 0..<x.count { dx.storage[i] = scale * weight(i) * (x.storage[i] - y.storage[i]) }
             return [dx, Elementwise.map(dx) { -$0 }.reshaped(y.shape)]
         }
     }
