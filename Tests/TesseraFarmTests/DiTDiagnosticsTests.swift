@@ -40,9 +40,15 @@ import TesseraTensor
             #expect(clips == 0 ? distance == 0 : distance > 0 && distance < 1, "a lie's caption embeds apart from the truth's: \(lie)")
             guard clips > 0 else { continue }
             #expect(truth.allSatisfy { $0.isFinite && $0 > 0 } && lied.allSatisfy { $0.isFinite && $0 > 0 }, "\(lie)")
+            let objectTruth = lie["objectTruth"] as? [Double] ?? [], objectLied = lie["objectLie"] as? [Double] ?? []
+            #expect(objectTruth.count == 2 && objectLied.count == 2 && (objectTruth + objectLied).allSatisfy { $0.isFinite && $0 > 0 },
+                    "the lie on the objects' cells, a value per level: \(lie)")
+            #expect(objectTruth != truth, "the objects' cells are a part of the frame, not all of it: \(lie)")
             changed = changed || zip(truth, lied).contains { $0 != $1 }
         }
         #expect(changed, "a caption that lies gives the network something else to read")
+        let share = result["objectShare"] as? Double ?? -1
+        #expect(share > 0 && share < 1, "the objects touch some of the latent cells, not all: \(share)")
         let other = result["otherCaptionDistance"] as? Double ?? -1
         #expect(other > 0 && other < 1, "another clip's caption: \(other)")
         let paths = result["paths"] as? [[String: Any]] ?? []
@@ -52,6 +58,18 @@ import TesseraTensor
             #expect(both.count == 2 && one.count == 2 && zip(both, one).allSatisfy { $0.isFinite && $1.isFinite && $0 > 0 && $1 > 0 }, "\(path)")
             #expect(zip(both, one).contains { $0 != $1 }, "emptying a path changes what the network reads: \(path)")
         }
+    }
+
+    /// The loss on the objects' cells: every channel of the marked cells, nothing of the others.
+    @Test func meanSquareOverMarkedCells() {
+        // Two frames of 1x2 cells, 3 channels; a and b differ by the cell's index + 1 in every channel.
+        let a = Tensor(shape: [2, 1, 2, 3], storage: [Float](repeating: 0, count: 12))
+        let b = Tensor(shape: [2, 1, 2, 3], storage: (0..<12).map { Float($0 / 3 + 1) })
+        let cells = { (marks: [Float]) in Tensor(shape: [2, 1, 2], storage: marks) }
+        #expect(TrainCommand.EvaluateDiT.meanSquare(a, b, cells: cells([0, 1, 0, 0])) == 4)
+        #expect(TrainCommand.EvaluateDiT.meanSquare(a, b, cells: cells([1, 0, 0, 1])) == 8.5)
+        #expect(TrainCommand.EvaluateDiT.meanSquare(a, b, cells: cells([1, 1, 1, 1])) == 7.5, "all cells: the plain mean")
+        #expect(TrainCommand.EvaluateDiT.meanSquare(a, b, cells: cells([0, 0, 0, 0])) == 0, "no cell marked")
     }
 
     @Test func clipLengthsMustBeOnePlusMultiplesOfFour() throws {

@@ -23,6 +23,8 @@ extension TrainCommand {
                 --lies also measures what each kind of word is worth: the loss under a caption that changes one fact of \
                 the clip (the first object's colour, shape, size, place or motion, or the background), against the loss \
                 under the true caption in the same phrasing. A network that ignores a kind of word loses nothing to the lie. \
+                Each lie is also scored on the latent cells the clip's objects touch alone (SceneRenderer.objectCells), \
+                where an object word's worth is not diluted by the background around it. \
                 It also measures which path carries the caption: the loss with the caption's token embeddings (what \
                 cross-attention reads) replaced by the empty caption's, and with its pooled embedding (what adaLN reads) \
                 replaced, against the loss with both.
@@ -57,6 +59,9 @@ extension TrainCommand {
             /// Per level, the mean loss under the true caption and under the lie, over those clips.
             var truth: [Double]
             var lie: [Double]
+            /// The same, over the latent cells the clip's objects touch only (every channel of those cells).
+            var objectTruth: [Double]
+            var objectLie: [Double]
             /// How far the lie's pooled embedding is from the truth's: mean 1 − cosine over the clips.
             var pooledDistance: Double
         }
@@ -81,6 +86,8 @@ extension TrainCommand {
             /// Half the mean squared difference of the t = 1 clean estimates from two noise draws, over the
             /// clean latent's variance, averaged over the clips.
             var noiseCarried: Double
+            /// The share of latent cells the clips' objects touch, averaged over the clips.
+            var objectShare: Double
         }
 
         func run() throws {
@@ -91,12 +98,17 @@ extension TrainCommand {
             var conditional = [Double](repeating: 0, count: times.count), unconditional = conditional
             var cells: [RGBFrame] = [], labels: [String] = []
             var noiseCarried = 0.0
-            var lieTotals = Self.liedKinds.map { Lie(kind: $0, clips: 0, truth: times.map { _ in 0 }, lie: times.map { _ in 0 }, pooledDistance: 0) }
+            let zeros = times.map { _ in 0.0 }
+            var lieTotals = Self.liedKinds.map { Lie(kind: $0, clips: 0, truth: zeros, lie: zeros, objectTruth: zeros, objectLie: zeros, pooledDistance: 0) }
+            var objectShare = 0.0
             var previousPooled: Tensor?, otherDistance = 0.0
             var paths = ["pooled only", "tokens only"].map { Path(name: $0, both: times.map { _ in 0 }, one: times.map { _ in 0 }) }
             let pictured = min(clips, 4)
             for clip in 0..<clips {
-                let (raw, caption) = try WorldLatents.sample(seed: 7_000_001, step: clip, index: 0, vae: loaded.vae, frameChoices: frameChoices)
+                let example = try WorldLatents.example(seed: 7_000_001, step: clip, index: 0, vae: loaded.vae, frameChoices: frameChoices)
+                let (raw, caption) = (example.latent, example.caption)
+                guard let objects = example.objectCells else { throw CLIError("eval-dit: a world clip without object cells") }
+                objectShare += Double(objects.storage.reduce(0, +)) / Double(objects.count) / Double(clips)
                 let x0 = Elementwise.map(raw) { $0 / loaded.latentScale }
                 let encoded = try loaded.encode(caption)
                 if let previousPooled { otherDistance += (1 - cosine(previousPooled, encoded.pooled)) / Double(clips - 1) }
@@ -153,11 +165,14 @@ extension TrainCommand {
                         }
                     }
                     if !lieCaptions.isEmpty {
-                        let truthLoss = try rewritten.map { meanSquare(try loaded.dit.velocity(xt, time: t, caption: $0), target) }
-                            ?? meanSquare(v, target)
+                        let truthVelocity = try rewritten.map { try loaded.dit.velocity(xt, time: t, caption: $0) } ?? v
+                        let truthLoss = meanSquare(truthVelocity, target), truthObjects = Self.meanSquare(truthVelocity, target, cells: objects)
                         for (index, lie) in lieCaptions {
+                            let lied = try loaded.dit.velocity(xt, time: t, caption: lie)
                             lieTotals[index].truth[level] += truthLoss
-                            lieTotals[index].lie[level] += meanSquare(try loaded.dit.velocity(xt, time: t, caption: lie), target)
+                            lieTotals[index].lie[level] += meanSquare(lied, target)
+                            lieTotals[index].objectTruth[level] += truthObjects
+                            lieTotals[index].objectLie[level] += Self.meanSquare(lied, target, cells: objects)
                         }
                     }
                     if clip < pictured {
@@ -178,10 +193,13 @@ extension TrainCommand {
                 var mean = total
                 mean.truth = total.truth.map { $0 / Double(max(total.clips, 1)) }
                 mean.lie = total.lie.map { $0 / Double(max(total.clips, 1)) }
+                mean.objectTruth = total.objectTruth.map { $0 / Double(max(total.clips, 1)) }
+                mean.objectLie = total.objectLie.map { $0 / Double(max(total.clips, 1)) }
                 mean.pooledDistance = total.pooledDistance / Double(max(total.clips, 1))
                 return mean
             } : nil
-            let result = Report(levels: levels, lies: lieMeans, otherCaptionDistance: lies && clips > 1 ? otherDistance : nil, paths: lies ? paths : nil, noiseCarried: noiseCarried)
+            let result = Report(levels: levels, lies: lieMeans, otherCaptionDistance: lies && clips > 1 ? otherDistance : nil, paths: lies ? paths : nil,
+                                noiseCarried: noiseCarried, objectShare: objectShare)
             if let report {
                 let json = JSONEncoder()
                 json.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -197,14 +215,14 @@ extension TrainCommand {
             print(String(format: "noise carried into the clean estimate at t = 1: %.3f of the clean latent's variance (0 is ideal)", noiseCarried))
             if let lieMeans {
                 print("what each kind of word is worth: the loss under a caption that lies about it, over the loss under the truth")
-                print("  kind         clips" + times.map { String(format: "   t=%.2f", $0) }.joined() + "   pooled 1 − cos")
+                let header = "  kind         clips" + times.map { String(format: "   t=%.2f", $0) }.joined()
+                print(header + "   pooled 1 − cos")
                 for lie in lieMeans {
-                    let cells = zip(lie.truth, lie.lie).map { truth, lied in
-                        lie.clips == 0 ? "        -" : String(format: "  %+6.1f%%", 100 * (lied / max(truth, 1e-12) - 1))
-                    }
-                    print(lie.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", lie.clips) + cells.joined()
-                          + String(format: "   %.4f", lie.pooledDistance))
+                    print(row(lie, lie.truth, lie.lie) + String(format: "   %.4f", lie.pooledDistance))
                 }
+                print(String(format: "the same on the latent cells the objects touch (%.1f%% of the cells):", 100 * objectShare))
+                print(header)
+                for lie in lieMeans { print(row(lie, lie.objectTruth, lie.objectLie)) }
                 if let distance = result.otherCaptionDistance {
                     print(String(format: "another clip's caption: pooled 1 − cos %.4f", distance))
                 }
@@ -214,6 +232,14 @@ extension TrainCommand {
                     print(path.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", clips) + cells.joined())
                 }
             }
+        }
+
+        /// One kind's line: the lie's loss over the truth's at each level, as a change in percent.
+        func row(_ lie: Lie, _ truth: [Double], _ lied: [Double]) -> String {
+            let cells = zip(truth, lied).map { truth, lied in
+                lie.clips == 0 ? "        -" : String(format: "  %+6.1f%%", 100 * (lied / max(truth, 1e-12) - 1))
+            }
+            return lie.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %5d", lie.clips) + cells.joined()
         }
 
         func cosine(_ a: Tensor, _ b: Tensor) -> Double {
@@ -226,6 +252,19 @@ extension TrainCommand {
             var sum = 0.0
             for i in 0..<a.count { let d = Double(a.storage[i] - b.storage[i]); sum += d * d }
             return sum / Double(a.count)
+        }
+
+        /// The mean squared difference of latents `[F', H, W, C]` over the cells `[F', H, W]` marked 1 in
+        /// `cells` (every channel of each), 0 where none is marked.
+        static func meanSquare(_ a: Tensor, _ b: Tensor, cells: Tensor) -> Double {
+            precondition(a.count == b.count && a.count % max(cells.count, 1) == 0, "meanSquare: \(cells.shape) cells do not divide \(a.shape)")
+            let channels = a.count / cells.count
+            var sum = 0.0, marked = 0
+            for cell in 0..<cells.count where cells.storage[cell] != 0 {
+                marked += 1
+                for i in (cell * channels)..<((cell + 1) * channels) { let d = Double(a.storage[i] - b.storage[i]); sum += d * d }
+            }
+            return marked == 0 ? 0 : sum / Double(marked * channels)
         }
 
         /// The middle frame of a decoded latent (in the VAE's own scale) as RGB.
