@@ -13,6 +13,20 @@ public enum LibAV {
     /// Whether the H.264 encoder (libx264) is available in the linked libavcodec.
     public static var hasH264Encoder: Bool { avcodec_find_encoder_by_name("libx264") != nil }
 
+    /// The x264 `asm` setting every writer gives: "AVX2" on an x86-64 CPU with AVX2, FMA3 and BMI2, nil (x264
+    /// chooses) elsewhere. x264's AVX-512 kernels (core 164) read memory it never wrote: the same frames gave
+    /// other bits when the heap held other data (MALLOC_PERTURB_ changes the stream, and so does a writer
+    /// before it in the process), so two renders of one job made different videos. Its AVX2 kernels do not.
+    /// Public for the encode benchmark, whose ffmpeg side must run the same kernels.
+    public static let x264Kernels: String? = {
+        #if arch(x86_64)
+        let needed = AV_CPU_FLAG_AVX2 | AV_CPU_FLAG_FMA3 | AV_CPU_FLAG_BMI2
+        return av_get_cpu_flags() & needed == needed ? "AVX2" : nil
+        #else
+        return nil
+        #endif
+    }()
+
     /// How much libav writes to standard error. Errors only by default: x264's per-encode statistics and
     /// libav's informational lines would otherwise fill a worker's log on every job.
     public enum LogLevel: Int32, Sendable {

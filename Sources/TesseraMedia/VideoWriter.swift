@@ -58,6 +58,8 @@ public final class VideoWriter {
         try codec.setPrivateOption("preset", settings.preset.rawValue, path: path)
         try codec.setPrivateOption("crf", String(settings.crf), path: path)
         try codec.setPrivateOption("profile", "high", path: path)
+        // No AVX-512: with it the bits depended on what the heap held (`LibAV.x264Kernels`).
+        if let kernels = LibAV.x264Kernels { try codec.setPrivateOption("x264-params", "asm=\(kernels)", path: path) }
         if container.pointee.flags & AVFMT_GLOBALHEADER != 0 { context.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER) }
         LibAV.clearLog()
         try LibAV.check(avcodec_open2(context, encoder, nil), "open the H.264 encoder for", path: path)

@@ -116,6 +116,30 @@ import Testing
         #expect(FrameRate(48, 2) == .fps24)
     }
 
+    /// The same frames make the same bytes, however many videos the process wrote before and whatever its
+    /// freed memory holds, or a render is not reproducible. x264's AVX-512 kernels read memory it never
+    /// wrote: on a CPU with AVX-512, before the writer held x264 to AVX2 (`LibAV.x264Kernels`), the second or a
+    /// later of these encodes came out different (one x264 thread, so x264's own threads are not the cause).
+    @Test func sameFramesGiveTheSameBytes() throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let frames = (0..<24).map { TestPattern.frame($0, width: 96, height: 64) }
+        var videos: [Data] = []
+        for pass in 0..<6 {
+            // Freed memory holding another byte each time, where the next encoder's buffers may come from.
+            let blocks = (0..<64).map { _ in UnsafeMutableRawPointer.allocate(byteCount: 16_384, alignment: 16) }
+            for block in blocks { block.initializeMemory(as: UInt8.self, repeating: UInt8(pass * 37 + 1), count: 16_384) }
+            for block in blocks { block.deallocate() }
+            let url = folder.file("\(pass).mp4")
+            let writer = try VideoWriter(url: url, settings: VideoSettings(width: 96, height: 64, threads: 1))
+            for frame in frames { try writer.append(frame) }
+            try writer.finish()
+            videos.append(try Data(contentsOf: url))
+        }
+        let differing = videos.indices.filter { videos[$0] != videos[0] }
+        #expect(differing.isEmpty, "encodes \(differing) of the same frames differ from the first")
+    }
+
     /// A frame of the wrong size is refused and does not end the video.
     @Test func wrongFrameSizeIsRefused() throws {
         let folder = try ScratchFolder()

@@ -145,8 +145,8 @@ public enum EncodeBenchmark {
 
     /// The ffmpeg arguments for the same encode. The scale filter and colour tags make ffmpeg convert with
     /// BT.709 coefficients to limited range as `VideoWriter` does (its default would be BT.601, a different
-    /// picture for x264, about 10% larger at CRF 18 on this pattern); with them both sides decode to identical
-    /// frames (checked with `ffmpeg -f framemd5`).
+    /// picture for x264, about 10% larger at CRF 18 on this pattern); with them, and x264 held to the writer's
+    /// kernels (`LibAV.x264Kernels`), both sides decode to identical frames (checked with `ffmpeg -f framemd5`).
     public static func ffmpegArguments(raw: String, output: String, options: Options, preset: VideoSettings.Preset) -> [String] {
         [
             "-nostdin", "-hide_banner", "-nostats", "-benchmark", "-y",
@@ -154,6 +154,7 @@ public enum EncodeBenchmark {
             "-vf", "scale=out_color_matrix=bt709:out_range=tv",
             "-c:v", "libx264", "-preset", preset.rawValue, "-crf", String(format: "%g", options.crf), "-pix_fmt", "yuv420p",
             "-profile:v", "high", "-threads", "\(options.threads)",
+        ] + (LibAV.x264Kernels.map { ["-x264-params", "asm=\($0)"] } ?? []) + [
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
             "-movflags", "+faststart", output,
         ]
