@@ -105,6 +105,54 @@ final class Scaler {
             context, coefficients, sourceFullRange ? 1 : 0, coefficients, destinationFullRange ? 1 : 0, 0, 1 << 16, 1 << 16)
     }
 
+    /// Bytes of slack after the copied last rows of a packed picture (see `scale(packed:…)`).
+    static let packedSlack = 64
+    /// The copy of a packed picture's last rows, with `packedSlack` zero bytes after them; kept between calls.
+    private var tail: [UInt8] = []
+
+    /// Converts one picture held in a single packed plane (RGB24): `packed` is `height` rows of `stride` bytes.
+    ///
+    /// libswscale's packed-RGB readers load a few bytes past a row's last pixel (4 under valgrind for RGB24 →
+    /// YUV420P at 512x288), which for the last row is past the caller's buffer: a crash when the buffer ends at
+    /// an unmapped page. So the picture goes in as two slices: all but its last rows straight from `packed`
+    /// (their over-read lands in the rows after them), and those last rows — at least `packedSlack` bytes —
+    /// from a copy with `packedSlack` bytes of slack. libswscale reads slices in order and gives the same
+    /// picture as one call.
+    func scale(
+        packed: UnsafeBufferPointer<UInt8>, stride: Int, height: Int,
+        destination: [UnsafeMutablePointer<UInt8>?], destinationStrides: [Int32], path: String
+    ) throws {
+        guard let base = packed.baseAddress, stride > 0, height > 0, packed.count >= stride * height else {
+            throw MediaError.invalidFrame("\(packed.count) bytes for \(height) rows of \(stride) bytes")
+        }
+        let tailRows = min(height, max(1, (Self.packedSlack + stride - 1) / stride))
+        let headRows = height - tailRows
+        let tailBytes = tailRows * stride
+        if tail.count < tailBytes + Self.packedSlack { tail = [UInt8](repeating: 0, count: tailBytes + Self.packedSlack) }
+        var rows: Int32 = 0
+        if headRows > 0 {
+            rows = try slice([base, nil, nil, nil], stride: stride, from: 0, rows: headRows, destination, destinationStrides, path)
+        }
+        rows += try tail.withUnsafeMutableBufferPointer { copy in
+            copy.baseAddress!.update(from: base + headRows * stride, count: tailBytes)
+            return try slice(
+                [UnsafePointer(copy.baseAddress), nil, nil, nil], stride: stride, from: headRows, rows: tailRows,
+                destination, destinationStrides, path)
+        }
+        if rows <= 0 { throw LibAV.error(tessera_averror(EINVAL), "convert a picture for", path: path) }
+    }
+
+    /// Feeds one horizontal slice (rows `from ..< from + rows`, `source` pointing at its first row); returns the
+    /// output rows it completed.
+    private func slice(
+        _ source: [UnsafePointer<UInt8>?], stride: Int, from: Int, rows: Int,
+        _ destination: [UnsafeMutablePointer<UInt8>?], _ destinationStrides: [Int32], _ path: String
+    ) throws -> Int32 {
+        let done = sws_scale(context, source, [Int32(stride), 0, 0, 0], Int32(from), Int32(rows), destination, destinationStrides)
+        if done < 0 { throw LibAV.error(done, "convert a picture for", path: path) }
+        return done
+    }
+
     /// Converts one picture between the configured formats.
     func scale(
         source: [UnsafePointer<UInt8>?], sourceStrides: [Int32], sourceHeight: Int,

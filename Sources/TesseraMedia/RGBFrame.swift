@@ -86,7 +86,7 @@ public struct RGBFrame: Sendable, Equatable {
         try pixels.withUnsafeBufferPointer { source in
             try out.withUnsafeMutableBufferPointer { destination in
                 try scaler.scale(
-                    source: [source.baseAddress, nil, nil, nil], sourceStrides: [Int32(width * 3), 0, 0, 0], sourceHeight: height,
+                    packed: source, stride: width * 3, height: height,
                     destination: [destination.baseAddress, nil, nil, nil], destinationStrides: [Int32(newWidth * 3), 0, 0, 0],
                     path: "a \(width)x\(height) frame")
             }

@@ -113,7 +113,7 @@ public final class VideoWriter {
     /// Encodes one frame from packed 8-bit RGB (`[H, W, 3]`, no row padding), without copying it first.
     public func append(rgb: UnsafeBufferPointer<UInt8>) throws {
         guard isOpen else { throw MediaError.writerClosed(path: url.path) }
-        guard rgb.count == settings.width * settings.height * 3, let base = rgb.baseAddress else {
+        guard rgb.count == settings.width * settings.height * 3, rgb.baseAddress != nil else {
             throw MediaError.invalidFrame("\(rgb.count) bytes for a \(settings.width)x\(settings.height) RGB frame")
         }
         try closingOnError {
@@ -121,7 +121,7 @@ public final class VideoWriter {
             // The encoder may still hold the previous picture's buffer: get a writable one (no copy when free).
             try LibAV.check(av_frame_make_writable(picture.frame), "reuse the picture buffer of", path: path)
             try scaler.scale(
-                source: [base, nil, nil, nil], sourceStrides: [Int32(settings.width * 3), 0, 0, 0], sourceHeight: settings.height,
+                packed: rgb, stride: settings.width * 3, height: settings.height,
                 destination: picture.planes, destinationStrides: picture.strides, path: path)
             picture.frame.pointee.pts = Int64(framesWritten)
             try encode(picture.frame)

@@ -116,3 +116,22 @@ func writePattern(_ url: URL, width: Int, height: Int, count: Int, frameRate: Fr
     try writer.finish()
     return frames
 }
+
+/// Bytes placed so that they end exactly where an unmapped page begins: reading one byte past them is a
+/// segmentation fault, so an over-read shows as a crash instead of passing unseen.
+enum GuardedBuffer {
+    static func withBytes<R>(_ bytes: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let usable = (bytes.count + page - 1) / page * page
+        guard let region = mmap(nil, usable + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            region != MAP_FAILED
+        else { throw GuardError.mapFailed }
+        defer { munmap(region, usable + page) }
+        guard mprotect(region + usable, page, PROT_NONE) == 0 else { throw GuardError.mapFailed }
+        let start = (region + usable - bytes.count).assumingMemoryBound(to: UInt8.self)
+        bytes.withUnsafeBufferPointer { source in start.update(from: source.baseAddress!, count: bytes.count) }
+        return try body(UnsafeBufferPointer(start: start, count: bytes.count))
+    }
+
+    enum GuardError: Error { case mapFailed }
+}

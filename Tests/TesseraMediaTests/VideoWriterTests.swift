@@ -1,6 +1,7 @@
 // The H.264 writer, judged by ffprobe (codec, profile, size, frame count, duration, tags) and by reading the
 // file's boxes (faststart), and by the project's own reader (frames and picture quality).
 
+import CLibAV
 import Foundation
 import Testing
 @testable import TesseraMedia
@@ -138,6 +139,78 @@ import Testing
         }
         let differing = videos.indices.filter { videos[$0] != videos[0] }
         #expect(differing.isEmpty, "encodes \(differing) of the same frames differ from the first")
+    }
+
+    /// libswscale's RGB readers load a few bytes past a packed picture's last pixel. A caller's buffer that
+    /// ends right before an unmapped page must still encode: the frame here ends exactly at a guard page, so a
+    /// read past its end is a crash, not a quiet read of a neighbour's bytes.
+    @Test(arguments: [(96, 64), (100, 62), (512, 288), (288, 512), (6, 40)])
+    func frameEndingAtAnUnmappedPageEncodes(width: Int, height: Int) throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let frame = TestPattern.frame(3, width: width, height: height)
+        try GuardedBuffer.withBytes(frame.pixels) { pixels in
+            let url = folder.file("guard.mp4")
+            let writer = try VideoWriter(url: url, settings: VideoSettings(width: width, height: height, preset: .ultrafast))
+            try writer.append(rgb: pixels)
+            try writer.finish()
+            #expect(try Probe(url).frames == 1)
+            // The same bytes through a resize (RGB to RGB, as `RGBFrame.resized` does).
+            let scaler = Scaler()
+            try scaler.configure(
+                source: (width, height, AV_PIX_FMT_RGB24), destination: (width / 2, height / 2, AV_PIX_FMT_RGB24),
+                flags: SWS_BICUBIC, colorspace: SWS_CS_DEFAULT, sourceFullRange: true, destinationFullRange: true, path: "guard")
+            var half = [UInt8](repeating: 0, count: (width / 2) * (height / 2) * 3)
+            try half.withUnsafeMutableBufferPointer { out in
+                try scaler.scale(
+                    packed: pixels, stride: width * 3, height: height,
+                    destination: [out.baseAddress, nil, nil, nil], destinationStrides: [Int32(width / 2 * 3), 0, 0, 0], path: "guard")
+            }
+            #expect(half.contains { $0 != 0 })
+        }
+    }
+
+    /// A packed picture fed as two slices (`Scaler.scale(packed:…)`) converts to the very bytes one
+    /// whole-picture call gives: to YUV 4:2:0 at the same size (the writer's path) and to half-size RGB (the
+    /// resizer's), including a picture so narrow that its slack takes several rows.
+    @Test(arguments: [(96, 64, false), (100, 62, false), (512, 288, false), (512, 288, true), (6, 40, false), (6, 40, true)])
+    func packedSlicesGiveOneCallsBytes(width: Int, height: Int, resize: Bool) throws {
+        let pixels = TestPattern.frame(5, width: width, height: height).pixels
+        let (outWidth, outHeight) = resize ? (width / 2, height / 2) : (width, height)
+        let planes: [(bytes: Int, stride: Int)] =
+            resize
+            ? [(outWidth * outHeight * 3, outWidth * 3)]
+            : [(outWidth * outHeight, outWidth), (outWidth * outHeight / 4, outWidth / 2), (outWidth * outHeight / 4, outWidth / 2)]
+        func convert(_ body: (Scaler, [UnsafeMutablePointer<UInt8>?], [Int32]) throws -> Void) throws -> [[UInt8]] {
+            let scaler = Scaler()
+            try scaler.configure(
+                source: (width, height, AV_PIX_FMT_RGB24),
+                destination: (outWidth, outHeight, resize ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_YUV420P),
+                flags: SWS_BICUBIC, colorspace: SWS_CS_ITU709, sourceFullRange: true, destinationFullRange: resize, path: "slices")
+            let buffers = planes.map { UnsafeMutablePointer<UInt8>.allocate(capacity: $0.bytes) }
+            defer { buffers.forEach { $0.deallocate() } }
+            for (buffer, plane) in zip(buffers, planes) { buffer.initialize(repeating: 0, count: plane.bytes) }
+            var pointers: [UnsafeMutablePointer<UInt8>?] = buffers
+            var strides = planes.map { Int32($0.stride) }
+            while pointers.count < 4 { pointers.append(nil); strides.append(0) }
+            try body(scaler, pointers, strides)
+            return zip(buffers, planes).map { Array(UnsafeBufferPointer(start: $0, count: $1.bytes)) }
+        }
+        let sliced = try convert { scaler, destination, strides in
+            try pixels.withUnsafeBufferPointer {
+                try scaler.scale(packed: $0, stride: width * 3, height: height, destination: destination, destinationStrides: strides, path: "slices")
+            }
+        }
+        let padded = pixels + [UInt8](repeating: 0, count: 256)
+        let whole = try convert { scaler, destination, strides in
+            try padded.withUnsafeBufferPointer {
+                try scaler.scale(
+                    source: [$0.baseAddress, nil, nil, nil], sourceStrides: [Int32(width * 3), 0, 0, 0], sourceHeight: height,
+                    destination: destination, destinationStrides: strides, path: "whole")
+            }
+        }
+        #expect(sliced == whole)
+        #expect(whole[0].contains { $0 != 0 })
     }
 
     /// A frame of the wrong size is refused and does not end the video.
