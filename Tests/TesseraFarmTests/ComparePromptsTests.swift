@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraWorld
 
 @testable import TesseraCLI
 
@@ -61,6 +62,52 @@ import Testing
             Issue.record("a missing report was accepted")
         } catch {
             #expect("\(error)".contains("cannot read") && "\(error)".contains("missing"), "\(error)")
+        }
+    }
+
+    /// `tessera train recipe-prompts`: several trainings read as one recipe, against another, and the same
+    /// refusals as compare-prompts when a report does not pair.
+    @Test func readsTrainingsAsOneRecipe() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-prompts-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folders = (1...4).map { root.appendingPathComponent("t\($0)") }
+        try Self.report(folders[0], [("a red ball", "landscape", 0.5), ("a blue square", "portrait", 0.5)], facts: true)
+        try Self.report(folders[1], [("a red ball", "landscape", 0), ("a blue square", "portrait", 0.5)], facts: true)
+        try Self.report(folders[2], [("a red ball", "landscape", 1), ("a blue square", "portrait", 0.5)], facts: false)
+        try Self.report(folders[3], [("a red ball", "landscape", 0.25), ("a blue square", "portrait", 0.25)], facts: true)
+
+        let result = try TrainCommand.RecipePrompts.read(reports: folders[0..<3].map(\.path), against: [folders[3].path])
+        #expect(result.recipe.spread.means == [0.5, 0.25, 0.75] && result.recipe.spread.mean == 0.5)
+        #expect(result.recipe.landscape?.means == [0.5, 0, 1] && result.recipe.portrait?.standardDeviation == 0)
+        #expect(result.recipe.trainings.map(\.landscape) == [0.5, 0, 1] && result.recipe.trainings[0].report.hasSuffix("t1/report.json"))
+        #expect(result.prompts.map(\.mean) == [0.5, 0.5] && result.prompts[0].scores == [0.5, 0, 1] && result.prompts[1].against == 0.25)
+        let difference = try #require(result.difference)
+        #expect(abs(difference.meanDifference - 0.25) < 1e-12 && difference.degreesOfFreedom == 2)
+        // Facts summed over the two trainings that count them; the third was written before facts were counted.
+        #expect(result.recipe.facts?.first { $0.kind == .present } == FactTally(kind: .present, satisfied: 6, total: 8))
+        #expect(result.against?.facts?.first { $0.kind == .shape } == FactTally(kind: .shape, satisfied: 1, total: 4))
+        var command = try TesseraCommand.parseAsRoot(["train", "recipe-prompts", folders[0].path, folders[1].path, "--against", folders[3].path])
+        try command.run()
+        command = try TesseraCommand.parseAsRoot(["train", "recipe-prompts", folders[0].path, "--against", folders[3].path, "--json"])
+        try command.run()
+        #expect(try TrainCommand.RecipePrompts.read(reports: [folders[0].path], against: [folders[3].path]).difference == nil,
+                "two trainings in all show no spread")
+
+        let other = root.appendingPathComponent("other")
+        try Self.report(other, [("a red ball", "landscape", 0.5), ("a green star", "portrait", 0.5)], facts: true)
+        for (reports, against) in [([folders[0].path, other.path], [String]()), ([folders[0].path], [other.path])] {
+            do {
+                _ = try TrainCommand.RecipePrompts.read(reports: reports, against: against)
+                Issue.record("reports of different prompts were read as one recipe")
+            } catch {
+                #expect("\(error)".contains("prompt 2 differs") && "\(error)".contains("a green star"), "\(error)")
+            }
+        }
+        do {
+            _ = try TrainCommand.RecipePrompts.read(reports: [], against: [folders[0].path])
+            Issue.record("a recipe of no reports was read")
+        } catch {
+            #expect("\(error)".contains("at least one"), "\(error)")
         }
     }
 }

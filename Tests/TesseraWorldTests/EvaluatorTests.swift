@@ -207,4 +207,30 @@ import TesseraWorld
         let one = PairedComparison(baseline: [0.3], candidate: [0.3])
         #expect(one.standardError == 0 && one.equal == 1)
     }
+
+    /// Trainings of one recipe: the mean of their means, the seed-to-seed spread, and two recipes' difference
+    /// with the spread pooled.
+    @Test func recipeSpreadAndDifference() throws {
+        // Means 0.5, 0.25 and 0.75 (two prompts each): mean 0.5, squares 0.125, SD √(0.125/2) = 0.25.
+        let recipe = RecipeSpread(scores: [[0.5, 0.5], [0, 0.5], [1, 0.5]])
+        #expect(recipe.trainings == 3 && recipe.means == [0.5, 0.25, 0.75] && recipe.mean == 0.5)
+        #expect(abs(try #require(recipe.standardDeviation) - 0.25) < 1e-12)
+        #expect(abs(try #require(recipe.standardError) - 0.25 / 3.0.squareRoot()) < 1e-12)
+        #expect(recipe.summary == "50.0% over 3 trainings, 25.0–75.0%, seed-to-seed SD 25.0 points (SE of the mean 14.4)", "\(recipe.summary)")
+        let single = RecipeSpread(scores: [[0.2, 0.4]])
+        #expect(single.standardDeviation == nil && single.standardError == nil && abs(single.mean - 0.3) < 1e-12)
+        #expect(single.summary == "30.0% over 1 training", "\(single.summary)")
+
+        // Against one training: it borrows the recipe's spread; squares 0.125 over 3 + 1 − 2 = 2 degrees of freedom.
+        let difference = try #require(RecipeDifference(baseline: single, candidate: recipe))
+        #expect(abs(difference.meanDifference - 0.2) < 1e-12 && difference.degreesOfFreedom == 2)
+        #expect(abs(difference.pooledStandardDeviation - 0.25) < 1e-12)
+        #expect(abs(difference.standardError - 0.25 * (1 + 1.0 / 3).squareRoot()) < 1e-12)
+        #expect(difference.summary == "+20.0 ± 28.9 points (pooled seed-to-seed SD 25.0, 2 degrees of freedom)", "\(difference.summary)")
+        // Both sides spread: their squares add (0.125 + 0.02 over 3 + 2 − 2).
+        let other = RecipeSpread(scores: [[0.1], [0.3]])
+        let both = try #require(RecipeDifference(baseline: other, candidate: recipe))
+        #expect(abs(both.pooledStandardDeviation - (0.145 / 3).squareRoot()) < 1e-12 && both.degreesOfFreedom == 3)
+        #expect(RecipeDifference(baseline: single, candidate: RecipeSpread(scores: [[0.9]])) == nil, "two trainings show no spread")
+    }
 }

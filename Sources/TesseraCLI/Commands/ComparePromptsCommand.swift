@@ -66,15 +66,22 @@ extension TrainCommand {
             }
         }
 
+        /// Says what keeps two loaded reports from pairing: a different number of prompts, or a prompt that differs.
+        static func requirePaired(_ first: (path: String, report: Report), _ second: (path: String, report: Report)) throws {
+            let (a, b) = (first.report.rows, second.report.rows)
+            guard a.count == b.count else {
+                throw CLIError("\(first.path) scores \(a.count) prompts and \(second.path) \(b.count): compare reports of the same prompt set")
+            }
+            for (n, (x, y)) in zip(a, b).enumerated() where x.prompt != y.prompt || x.orientation != y.orientation {
+                throw CLIError("prompt \(n + 1) differs: \"\(x.prompt)\" (\(x.orientation)) in \(first.path), \"\(y.prompt)\" (\(y.orientation)) in \(second.path)")
+            }
+        }
+
         /// Reads both reports and pairs them, or says what keeps them from pairing.
         static func compare(baseline: String, candidate: String) throws -> Comparison {
-            let (basePath, base) = try load(baseline), (candidatePath, cand) = try load(candidate)
-            guard base.rows.count == cand.rows.count else {
-                throw CLIError("\(basePath) scores \(base.rows.count) prompts and \(candidatePath) \(cand.rows.count): compare reports of the same prompt set")
-            }
-            for (n, (a, b)) in zip(base.rows, cand.rows).enumerated() where a.prompt != b.prompt || a.orientation != b.orientation {
-                throw CLIError("prompt \(n + 1) differs: \"\(a.prompt)\" (\(a.orientation)) in \(basePath), \"\(b.prompt)\" (\(b.orientation)) in \(candidatePath)")
-            }
+            let first = try load(baseline), second = try load(candidate)
+            try requirePaired(first, second)
+            let (basePath, base) = first, (candidatePath, cand) = second
             func paired(_ orientation: String?) -> PairedComparison? {
                 let pairs = zip(base.rows, cand.rows).filter { orientation == nil || $0.0.orientation == orientation }
                 return pairs.isEmpty ? nil : PairedComparison(baseline: pairs.map(\.0.score), candidate: pairs.map(\.1.score))
@@ -83,6 +90,19 @@ extension TrainCommand {
                 baseline: basePath, candidate: candidatePath, paired: paired(nil)!, landscape: paired("landscape"), portrait: paired("portrait"),
                 baselineChance: base.chance, candidateChance: cand.chance, baselineFacts: base.facts, candidateFacts: cand.facts,
                 rows: zip(base.rows, cand.rows).map { .init(prompt: $0.prompt, orientation: $0.orientation, baseline: $0.score, candidate: $1.score) })
+        }
+
+        /// One row per kind of fact any column counts: each column's share right, "72% (36/50)".
+        static func factTable(_ columns: [(name: String, facts: [FactTally])]) -> Table {
+            var table = Table(["FACT"] + columns.map(\.name))
+            for kind in FactKind.allCases {
+                let cells = columns.map { column in column.facts.first { $0.kind == kind } }
+                guard cells.contains(where: { $0 != nil }) else { continue }
+                table.add([kind.rawValue] + cells.map { tally in
+                    tally.map { String(format: "%.0f%% (%d/%d)", $0.rate * 100, $0.satisfied, $0.total) } ?? "-"
+                })
+            }
+            return table
         }
 
         func run() throws {
@@ -107,14 +127,7 @@ extension TrainCommand {
                 }
             }
             if let a = comparison.baselineFacts, let b = comparison.candidateFacts {
-                var kinds = Table(["FACT", "BASELINE", "CANDIDATE"])
-                for kind in FactKind.allCases {
-                    let x = a.first { $0.kind == kind }, y = b.first { $0.kind == kind }
-                    guard x != nil || y != nil else { continue }
-                    func cell(_ t: FactTally?) -> String { t.map { "\(percent($0.rate)) (\($0.satisfied)/\($0.total))" } ?? "-" }
-                    kinds.add([kind.rawValue, cell(x), cell(y)])
-                }
-                print(kinds.render())
+                print(Self.factTable([("BASELINE", a), ("CANDIDATE", b)]).render())
             } else {
                 let without = [(comparison.baselineFacts, comparison.baseline), (comparison.candidateFacts, comparison.candidate)].filter { $0.0 == nil }.map(\.1)
                 print("facts by kind: not in \(without.joined(separator: " and ")) (written before eval-prompts counted them)")

@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the VAE or the DiT on the procedural world, with checkpoints, resume and loss curves.",
-        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self, EvaluateDiT.self, EvaluatePrompts.self, ExportModel.self, CompareLoss.self, ComparePrompts.self])
+        subcommands: [TrainVAE.self, TrainDiT.self, EvaluateVAE.self, EvaluateDiT.self, EvaluatePrompts.self, ExportModel.self, CompareLoss.self, ComparePrompts.self, RecipePrompts.self])
 }
 
 /// Options every training run shares.
