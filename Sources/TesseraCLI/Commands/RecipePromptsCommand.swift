@@ -45,24 +45,20 @@ extension TrainCommand {
                 func scores(_ orientation: String?) -> [[Double]] {
                     loaded.map { $0.report.rows.filter { orientation == nil || $0.orientation == orientation }.map(\.score) }
                 }
-                func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
-                trainings = loaded.map { training in
-                    let rows = training.report.rows
-                    return Training(report: training.path, score: mean(rows.map(\.score))!,
-                                    landscape: mean(rows.filter { $0.orientation == "landscape" }.map(\.score)),
-                                    portrait: mean(rows.filter { $0.orientation == "portrait" }.map(\.score)))
-                }
                 spread = RecipeSpread(scores: scores(nil))
                 let (wide, tall) = (scores("landscape"), scores("portrait"))
                 landscape = wide[0].isEmpty ? nil : RecipeSpread(scores: wide)
                 portrait = tall[0].isEmpty ? nil : RecipeSpread(scores: tall)
+                trainings = loaded.indices.map { [spread, landscape, portrait] n in
+                    Training(report: loaded[n].path, score: spread.means[n], landscape: landscape?.means[n], portrait: portrait?.means[n])
+                }
                 let counted = loaded.compactMap(\.report.facts)
                 facts = counted.isEmpty ? nil : FactKind.allCases.compactMap { kind in
                     let tallies = counted.compactMap { facts in facts.first { $0.kind == kind } }
                     return tallies.isEmpty ? nil
                         : FactTally(kind: kind, satisfied: tallies.map(\.satisfied).reduce(0, +), total: tallies.map(\.total).reduce(0, +))
                 }
-                promptMeans = loaded[0].report.rows.indices.map { row in mean(loaded.map { $0.report.rows[row].score })! }
+                promptMeans = loaded[0].report.rows.indices.map { row in loaded.map { $0.report.rows[row].score }.reduce(0, +) / Double(loaded.count) }
             }
         }
 
