@@ -86,6 +86,9 @@ public final class DiT: @unchecked Sendable {
 
         var h = linear(Spacetime.patchify(x, patch: (p[0], p[1], p[2])), "x_embedder")  // [T, D]
         if config.usesFramePositions { h = Elementwise.addScaled(h, Spacetime.framePositions(grid: grid, width: d)) }
+        if config.usesLearnedFramePositions {
+            Linear.forward(Spacetime.framePositions(grid: grid, width: d), weight: w(DiTConfig.framePositionWeight), bias: nil, into: &h, accumulate: true)
+        }
         let c = conditioning(time: time, pooled: caption.pooled)  // [D]
         let siluC = Elementwise.silu(c).reshaped([1, d])
         let text = linear(caption.tokens, "context_embedder")  // [L, D]

@@ -27,6 +27,10 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     /// Adds `Spacetime.framePositions` (where a token sits in its frame, as fractions of height and width) to
     /// the patch embedding. Absent or false: rotary positions alone, as every model before session 13.
     public var framePositions: Bool?
+    /// Passes the same frame-position features through a learned matrix `pos_embedder.weight` (zero at the start)
+    /// before adding them to the patch embedding, so the network chooses how much of its residual stream says
+    /// where a token is (docs/ENGINE.md, "Frame positions"; session 28). Absent or false: no such weight.
+    public var learnedFramePositions: Bool?
     /// The velocity is the network's output plus `velocitySkip(time:)·x_t`, the part of the velocity that is
     /// linear in the noisy latent (docs/ENGINE.md, "Velocity skip"). Absent or false: the network's output alone,
     /// as every model before session 13.
@@ -38,7 +42,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     public init(
         latentChannels: Int, patch: [Int], hidden: Int, depth: Int, heads: Int, mlpRatio: Int = 4, textWidth: Int = 384,
         ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256, framePositions: Bool? = nil,
-        velocitySkip: Bool? = nil, prediction: DiTPrediction? = nil
+        learnedFramePositions: Bool? = nil, velocitySkip: Bool? = nil, prediction: DiTPrediction? = nil
     ) throws {
         self.latentChannels = latentChannels
         self.patch = patch
@@ -51,6 +55,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         self.ropeReferenceTokens = ropeReferenceTokens
         self.frequencyEmbedding = frequencyEmbedding
         self.framePositions = framePositions
+        self.learnedFramePositions = learnedFramePositions
         self.velocitySkip = velocitySkip
         self.prediction = prediction
         try validate()
@@ -66,13 +71,19 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         }
         if latentChannels < 1 || depth < 1 || mlpRatio < 1 || textWidth < 1 { problems.append("channels, depth, mlpRatio and textWidth must be positive") }
         if frequencyEmbedding < 2 || frequencyEmbedding % 2 != 0 { problems.append("frequencyEmbedding must be even") }
-        if usesFramePositions && (hidden % 4 != 0 || hidden < 8) { problems.append("framePositions need hidden \(hidden) to be a multiple of 4, at least 8") }
+        if (usesFramePositions || usesLearnedFramePositions) && (hidden % 4 != 0 || hidden < 8) {
+            problems.append("frame positions need hidden \(hidden) to be a multiple of 4, at least 8")
+        }
+        if usesFramePositions && usesLearnedFramePositions { problems.append("framePositions and learnedFramePositions exclude each other") }
         if usesVelocitySkip && predicts == .clean { problems.append("the velocity skip and the clean prediction exclude each other") }
         if !problems.isEmpty { throw ModelError.badConfig(problems.joined(separator: "; ")) }
     }
 
     public var headWidth: Int { hidden / heads }
+    /// The learned frame positions' matrix, `[hidden, hidden]`: features in, residual stream out.
+    public static let framePositionWeight = "pos_embedder.weight"
     public var usesFramePositions: Bool { framePositions ?? false }
+    public var usesLearnedFramePositions: Bool { learnedFramePositions ?? false }
     public var usesVelocitySkip: Bool { velocitySkip ?? false }
     public var predicts: DiTPrediction { prediction ?? .velocity }
 
@@ -125,6 +136,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
             "final_layer.adaLN_modulation.1.weight": [2 * d, d], "final_layer.adaLN_modulation.1.bias": [2 * d],
             "final_layer.linear.weight": [patchVolume, d], "final_layer.linear.bias": [patchVolume],
         ]
+        if usesLearnedFramePositions { shapes[Self.framePositionWeight] = [d, d] }
         for i in 0..<depth {
             let b = "blocks.\(i)."
             shapes[b + "adaLN_modulation.1.weight"] = [6 * d, d]

@@ -80,7 +80,18 @@ import TesseraTensor
         do {
             _ = try DiTConfig(latentChannels: 4, patch: [1, 1, 1], hidden: 6, depth: 1, heads: 1, textWidth: 8, ropeDims: [2, 2, 2], framePositions: true)
         } catch {
-            #expect("\(error)".contains("framePositions need hidden 6"), "\(error)")
+            #expect("\(error)".contains("frame positions need hidden 6"), "\(error)")
         }
+        #expect(!old.usesLearnedFramePositions && !DiTConfig.world.usesLearnedFramePositions)
+        do {
+            _ = try DiTConfig(latentChannels: 4, patch: [1, 1, 1], hidden: 8, depth: 1, heads: 1, textWidth: 8, ropeDims: [2, 2, 4],
+                              framePositions: true, learnedFramePositions: true)
+            Issue.record("fixed and learned frame positions together were accepted")
+        } catch {
+            #expect("\(error)".contains("framePositions and learnedFramePositions exclude each other"), "\(error)")
+        }
+        let learned = try DiTConfig(latentChannels: 4, patch: [1, 1, 1], hidden: 8, depth: 1, heads: 1, textWidth: 8, ropeDims: [2, 2, 4], learnedFramePositions: true)
+        let decoded = try JSONDecoder().decode(DiTConfig.self, from: JSONEncoder().encode(learned))
+        #expect(decoded.usesLearnedFramePositions && decoded.expectedWeights[DiTConfig.framePositionWeight] == [8, 8], "the flag survives model.json")
     }
 }

@@ -41,7 +41,8 @@ import TesseraTensor
     }
 
     /// The inference and tape velocities (full layout) for `changed`, and their worst difference relative to the scale.
-    func bothPaths(_ changed: DiTConfig) throws -> (inference: Tensor, worst: Float) {
+    func bothPaths(_ changed: DiTConfig, weights: [String: Tensor]? = nil) throws -> (inference: Tensor, worst: Float) {
+        let weights = weights ?? self.weights
         let expected = try DiT(config: changed, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
         let tape = Tape()
         let actual = tape.value(try DiTGraph(tape: tape, config: changed, weights: weights).velocity(x, time: time, caption: caption, layout: .full))
@@ -59,6 +60,52 @@ import TesseraTensor
         let without = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
         let change = zip(without.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
         #expect(change > 1e-3, "frame positions changed the velocity by at most \(change)")
+    }
+
+    /// Learned frame positions: with the matrix at zero the network is the plain one, bit for bit; with a random
+    /// matrix both paths agree, the velocity changes, and the matrix's gradient matches central differences.
+    @Test func learnedFramePositionsMatchTheInferenceForwardAndDifferences() throws {
+        var placed = config
+        placed.learnedFramePositions = true
+        try placed.validate()
+        let d = config.hidden
+        #expect(placed.expectedWeights[DiTConfig.framePositionWeight] == [d, d] && config.expectedWeights[DiTConfig.framePositionWeight] == nil)
+        var zero = weights
+        zero[DiTConfig.framePositionWeight] = Tensor(zeros: [d, d])
+        let plain = try DiT(config: config, weights: weights).velocity(x, time: time, caption: caption, layout: .full)
+        let (atZero, _) = try bothPaths(placed, weights: zero)
+        #expect(atZero.storage == plain.storage, "a zero matrix leaves the network as it was")
+        var learned = weights
+        learned[DiTConfig.framePositionWeight] = Tensor(shape: [d, d], storage: NoiseGenerator(seed: 5, stream: 2).tensor(shape: [d, d]).storage.map { $0 * 0.1 })
+        let (expected, worst) = try bothPaths(placed, weights: learned)
+        #expect(worst < 1e-4, "worst relative difference \(worst)")
+        let change = zip(plain.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
+        #expect(change > 1e-3, "learned frame positions changed the velocity by at most \(change)")
+
+        let target = NoiseGenerator(seed: 3, stream: 1).tensor(shape: x.shape)
+        func loss(_ weights: [String: Tensor]) throws -> (Tape, DiTGraph, Tape.Variable) {
+            let tape = Tape()
+            let graph = try DiTGraph(tape: tape, config: placed, weights: weights)
+            return (tape, graph, tape.meanSquaredError(graph.velocity(x, time: time, caption: caption, layout: .full), tape.constant(target)))
+        }
+        for start in [zero, learned] {
+            let (tape, graph, total) = try loss(start)
+            tape.backward(from: total)
+            let analytic = tape.gradient(graph.weights[DiTConfig.framePositionWeight]!)!
+            let largest = analytic.storage.map(abs).max() ?? 0
+            #expect(largest > 1e-5, "a gradient reaches the matrix, even at zero")
+            var worstGradient: Float = 0
+            for i in [analytic.storage.indices.max(by: { abs(analytic.storage[$0]) < abs(analytic.storage[$1]) })!, 7, 1009 % analytic.count] {
+                var plus = start, minus = start
+                let step: Float = 1e-2
+                plus[DiTConfig.framePositionWeight]!.storage[i] += step
+                minus[DiTConfig.framePositionWeight]!.storage[i] -= step
+                let (tp, _, lp) = try loss(plus), (tm, _, lm) = try loss(minus)
+                let numeric = (tp.value(lp).storage[0] - tm.value(lm).storage[0]) / (2 * step)
+                worstGradient = max(worstGradient, abs(numeric - analytic.storage[i]) / largest)
+            }
+            #expect(worstGradient < 3e-2, "worst relative gradient error \(worstGradient)")
+        }
     }
 
     /// With the velocity skip, or with the clean prediction, both paths agree, and the output is exactly the

@@ -215,6 +215,8 @@ extension TrainCommand {
         var depth = DiTConfig.world.depth
         @Flag(inversion: .prefixedNo, help: "Give each token where it sits in its frame (fractions of height and width) beside its rotary positions (docs/MODEL.md, session 13).")
         var framePositions = false
+        @Flag(inversion: .prefixedNo, help: "Give each token where it sits in its frame through a learned matrix that starts at zero, so the network chooses how much of its width to spend on it (docs/MODEL.md, session 28).")
+        var learnedFramePositions = false
         @Flag(inversion: .prefixedNo, help: "Add the velocity's linear part in the noisy latent (above t = 1/2) to the network's output, so it need not copy the noise (docs/MODEL.md, session 13).")
         var velocitySkip = false
         @Option(help: "What the network outputs: velocity (the noise minus the clean latent) or clean (the clean latent, from which the velocity is derived; docs/MODEL.md, session 14).")
@@ -273,15 +275,16 @@ extension TrainCommand {
             config.latentChannels = autoencoder.config.latentChannels
             (config.hidden, config.heads, config.depth) = (width, width / 64, depth)
             config.framePositions = framePositions ? true : nil
+            config.learnedFramePositions = learnedFramePositions ? true : nil
             config.velocitySkip = velocitySkip ? true : nil
             config.prediction = prediction == .velocity ? nil : prediction
-            do { try config.validate() } catch { throw CLIError("the DiT options (--width, --depth, --frame-positions, --velocity-skip, --prediction) describe no valid DiT: \(error)") }
+            do { try config.validate() } catch { throw CLIError("the DiT options (--width, --depth, --[learned-]frame-positions, --velocity-skip, --prediction) describe no valid DiT: \(error)") }
             if let start, start.config != config {
                 throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
             }
             let configPath = options.folder.appendingPathComponent("dit.json").path
             if resuming, let saved = try? DiTConfig.load(configPath), saved != config {
-                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-]frame-positions, --[no-]velocity-skip, --prediction) or use a new --out")
+                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-][learned-]frame-positions, --[no-]velocity-skip, --prediction) or use a new --out")
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -473,6 +476,12 @@ enum DiTWeights {
         var weights: [String: Tensor] = [:]
         var offset = 0
         for (name, shape) in config.expectedWeights.sorted(by: { $0.key < $1.key }) {
+            if name == DiTConfig.framePositionWeight {
+                // Zero, and drawn from nothing: every other weight starts as it would without it, so a run with
+                // learned frame positions pairs step by step with one without.
+                weights[name] = Tensor(zeros: shape)
+                continue
+            }
             let count = shape.reduce(1, *)
             if name.hasSuffix("norm.weight") || name.hasSuffix("norm2.weight") {
                 weights[name] = Tensor(repeating: 1, shape: shape)

@@ -32,6 +32,9 @@ public struct DiTGraph {
 
         var h = linear(t.patchify(t.constant(x), patch: patch), "x_embedder")  // [T, D]
         if config.usesFramePositions { h = t.add(h, t.constant(Spacetime.framePositions(grid: grid, width: d))) }
+        if config.usesLearnedFramePositions {
+            h = t.add(h, t.linear(t.constant(Spacetime.framePositions(grid: grid, width: d)), weight: w(DiTConfig.framePositionWeight)))
+        }
         let frequencies = t.constant(Elementwise.timestepEmbedding(time, width: config.frequencyEmbedding).reshaped([1, config.frequencyEmbedding]))
         let pooled = t.constant(caption.pooled.reshaped([1, config.textWidth]))
         let c = t.add(
