@@ -82,30 +82,38 @@ import TesseraTensor
         let change = zip(plain.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
         #expect(change > 1e-3, "learned frame positions changed the velocity by at most \(change)")
 
+        for start in [zero, learned] {
+            let (largest, worstGradient) = try gradientCheck(DiTConfig.framePositionWeight, config: placed, weights: start, layout: .full)
+            #expect(largest > 1e-5, "a gradient reaches the matrix, even at zero")
+            #expect(worstGradient < 3e-2, "worst relative gradient error \(worstGradient)")
+        }
+    }
+
+    /// The largest |d(MSE)/d(name)| on the tape, and the worst difference from central differences over the
+    /// element with the largest gradient and two others, relative to that largest (at least 1e-4).
+    func gradientCheck(_ name: String, config: DiTConfig, weights: [String: Tensor], layout: Attention.Layout) throws -> (largest: Float, worst: Float) {
         let target = NoiseGenerator(seed: 3, stream: 1).tensor(shape: x.shape)
         func loss(_ weights: [String: Tensor]) throws -> (Tape, DiTGraph, Tape.Variable) {
             let tape = Tape()
-            let graph = try DiTGraph(tape: tape, config: placed, weights: weights)
-            return (tape, graph, tape.meanSquaredError(graph.velocity(x, time: time, caption: caption, layout: .full), tape.constant(target)))
+            let graph = try DiTGraph(tape: tape, config: config, weights: weights)
+            return (tape, graph, tape.meanSquaredError(graph.velocity(x, time: time, caption: caption, layout: layout), tape.constant(target)))
         }
-        for start in [zero, learned] {
-            let (tape, graph, total) = try loss(start)
-            tape.backward(from: total)
-            let analytic = tape.gradient(graph.weights[DiTConfig.framePositionWeight]!)!
-            let largest = analytic.storage.map(abs).max() ?? 0
-            #expect(largest > 1e-5, "a gradient reaches the matrix, even at zero")
-            var worstGradient: Float = 0
-            for i in [analytic.storage.indices.max(by: { abs(analytic.storage[$0]) < abs(analytic.storage[$1]) })!, 7, 1009 % analytic.count] {
-                var plus = start, minus = start
-                let step: Float = 1e-2
-                plus[DiTConfig.framePositionWeight]!.storage[i] += step
-                minus[DiTConfig.framePositionWeight]!.storage[i] -= step
-                let (tp, _, lp) = try loss(plus), (tm, _, lm) = try loss(minus)
-                let numeric = (tp.value(lp).storage[0] - tm.value(lm).storage[0]) / (2 * step)
-                worstGradient = max(worstGradient, abs(numeric - analytic.storage[i]) / largest)
-            }
-            #expect(worstGradient < 3e-2, "worst relative gradient error \(worstGradient)")
+        let (tape, graph, total) = try loss(weights)
+        tape.backward(from: total)
+        let analytic = tape.gradient(graph.weights[name]!)!
+        let largest = analytic.storage.map(abs).max() ?? 0
+        var worst: Float = 0
+        for sample in 0..<3 {
+            let i = sample == 0 ? analytic.storage.indices.max(by: { abs(analytic.storage[$0]) < abs(analytic.storage[$1]) })! : (sample * 7919) % analytic.count
+            var plus = weights, minus = weights
+            let step: Float = 1e-2
+            plus[name]!.storage[i] += step
+            minus[name]!.storage[i] -= step
+            let (tp, _, lp) = try loss(plus), (tm, _, lm) = try loss(minus)
+            let numeric = (tp.value(lp).storage[0] - tm.value(lm).storage[0]) / (2 * step)
+            worst = max(worst, abs(numeric - analytic.storage[i]) / max(largest, 1e-4))
         }
+        return (largest, worst)
     }
 
     /// With the velocity skip, or with the clean prediction, both paths agree, and the output is exactly the
@@ -126,36 +134,14 @@ import TesseraTensor
 
     /// d(MSE)/d(weight) for a sample of weights in every kind of layer, against central differences.
     @Test func weightGradientsMatchFiniteDifferences() throws {
-        let target = NoiseGenerator(seed: 3, stream: 1).tensor(shape: x.shape)
-        func loss(_ weights: [String: Tensor]) throws -> (Tape, DiTGraph, Tape.Variable) {
-            let tape = Tape()
-            let graph = try DiTGraph(tape: tape, config: config, weights: weights)
-            let v = graph.velocity(x, time: time, caption: caption, layout: .factorized)
-            return (tape, graph, tape.meanSquaredError(v, tape.constant(target)))
-        }
-        let (tape, graph, total) = try loss(weights)
-        tape.backward(from: total)
         let names = ["x_embedder.weight", "t_embedder.mlp.0.weight", "y_embedder.mlp.2.bias", "context_embedder.weight",
                      "blocks.0.adaLN_modulation.1.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.q_norm.weight",
                      "blocks.1.attn.k_norm.weight", "blocks.1.norm2.bias", "blocks.0.cross.q.weight", "blocks.1.cross.k_norm.weight",
                      "blocks.1.cross.v.weight", "blocks.0.mlp.fc1.weight", "blocks.1.mlp.fc2.bias", "final_layer.adaLN_modulation.1.weight",
                      "final_layer.linear.weight"]
         for name in names {
-            let analytic = tape.gradient(graph.weights[name]!)!
-            #expect((analytic.storage.map(abs).max() ?? 0) > 1e-5, "\(name): a gradient reaches it")
-            let largest = max(analytic.storage.map(abs).max() ?? 0, 1e-4)
-            var worst: Float = 0
-            for sample in 0..<3 {
-                // The element with the largest gradient and two others.
-                let i = sample == 0 ? analytic.storage.indices.max(by: { abs(analytic.storage[$0]) < abs(analytic.storage[$1]) })! : (sample * 7919) % analytic.count
-                var plus = weights, minus = weights
-                let step: Float = 1e-2
-                plus[name]!.storage[i] += step
-                minus[name]!.storage[i] -= step
-                let (tp, _, lp) = try loss(plus), (tm, _, lm) = try loss(minus)
-                let numeric = (tp.value(lp).storage[0] - tm.value(lm).storage[0]) / (2 * step)
-                worst = max(worst, abs(numeric - analytic.storage[i]) / largest)
-            }
+            let (largest, worst) = try gradientCheck(name, config: config, weights: weights, layout: .factorized)
+            #expect(largest > 1e-5, "\(name): a gradient reaches it")
             #expect(worst < 3e-2, "\(name): worst relative gradient error \(worst)")
         }
     }
