@@ -58,6 +58,17 @@ public struct FlowMatchingTrainer {
     public var highNoiseShare: Float = 0
     /// The lower end of the high-noise draws.
     public static let highNoiseFloor: Float = 0.85
+    /// Share of the samples trained with `maskRatio` of their tokens hidden — masked latent modelling, after
+    /// MDT (Gao et al., 2023), in its simplest form: a hidden token's noisy latent patch is replaced by zeros
+    /// (so its embedding is the patch embedding's bias alone, one learned "hidden" vector) and its target is
+    /// `−x0`, the part of the velocity its context can predict (its own noise it never sees). Filling a token
+    /// from the others teaches how the parts of one object and one scene go together — where plain
+    /// denoising lets every token lean on its own noisy input, and the renders' tokens each decide for
+    /// themselves (docs/MODEL.md, sessions 8 and 29). Renders hide nothing; the network is unchanged.
+    public var maskShare: Float = 0
+    /// The share of a masked sample's tokens hidden (MDT found 0.3 best); at least one token is hidden and
+    /// one seen.
+    public var maskRatio: Float = 0.3
     /// The renders' sampler settings, whose shift `shiftTimes` follows.
     static let samplerDefaults = try! SamplerSettings(seed: 0)
     /// Seeds the noise and times: step `s` draws from streams keyed by (seed, s), so a resumed run draws
@@ -72,10 +83,16 @@ public struct FlowMatchingTrainer {
         self.seed = seed
     }
 
+    /// The seed of (step, sample)'s draws, each kind from a stream of its own.
+    func drawKey(step: Int, sample: Int) -> UInt64 { seed &+ UInt64(step) &* 1_000_003 &+ UInt64(sample) &* 7919 }
+
+    /// A normal draw made uniform (Φ of a normal is uniform), for the coin flips.
+    func uniform(_ normal: Float) -> Double { 0.5 * (1 + erf(Double(normal) / 2.0.squareRoot())) }
+
     /// Deterministic draws for (step, sample): ε, t, whether the caption is dropped and whether the sample
     /// is trained with factorized attention.
     func draws(step: Int, sample: Int, shape: [Int]) -> (noise: Tensor, time: Float, drop: Bool, factorized: Bool) {
-        let key = seed &+ UInt64(step) &* 1_000_003 &+ UInt64(sample) &* 7919
+        let key = drawKey(step: step, sample: sample)
         let noise = NoiseGenerator(seed: key, stream: 21).tensor(shape: shape)
         let (n, u) = NoiseGenerator(seed: key, stream: 22).pair(0)
         var time = 1 / (1 + Foundation.exp(-n))
@@ -86,8 +103,6 @@ public struct FlowMatchingTrainer {
             let s = Float(Schedule.shift(tokens: tokens, shiftBase: sampler.shiftBase, shiftReferenceTokens: sampler.shiftReferenceTokens))
             time = s * time / (1 + (s - 1) * time)
         }
-        // Normal draws made uniform (Φ of a normal is uniform) for the coin flips.
-        func uniform(_ normal: Float) -> Double { 0.5 * (1 + erf(Double(normal) / 2.0.squareRoot())) }
         if highNoiseShare > 0 {
             let (coin, level) = NoiseGenerator(seed: key, stream: 24).pair(0)
             if uniform(coin) < Double(highNoiseShare) {
@@ -99,15 +114,56 @@ public struct FlowMatchingTrainer {
         return (noise, time, uniform(u) < Double(dropCaption), factorized)
     }
 
-    /// The loss of one sample, on a fresh tape.
-    func loss(_ sample: FlowSample, step: Int, index: Int) throws -> (Tape, DiTGraph, Tape.Variable) {
-        let x0 = sample.latent
-        let (noise, time, drop, factorized) = draws(step: step, sample: index, shape: x0.shape)
+    /// Which tokens of (step, sample) are hidden, in grid order (frame, row, column of patches); nil when
+    /// the sample is trained whole. Drawn from streams of their own, so `maskShare = 0` leaves every other
+    /// draw as it was.
+    func hiddenTokens(step: Int, sample: Int, shape: [Int]) -> [Bool]? {
+        guard maskShare > 0 else { return nil }
+        let p = config.patch
+        let tokens = shape[0] / p[0] * (shape[1] / p[1]) * (shape[2] / p[2])
+        guard tokens > 1 else { return nil }
+        let key = drawKey(step: step, sample: sample)
+        let (coin, _) = NoiseGenerator(seed: key, stream: 25).pair(0)
+        guard uniform(coin) < Double(maskShare) else { return nil }
+        let count = min(tokens - 1, max(1, Int((maskRatio * Float(tokens)).rounded())))
+        // The `count` tokens with the smallest draws: a uniformly random subset of that size.
+        let order = NoiseGenerator(seed: key, stream: 26).tensor(shape: [tokens]).storage
+        let hidden = (0..<tokens).sorted { (order[$0], $0) < (order[$1], $1) }.prefix(count)
+        var mask = [Bool](repeating: false, count: tokens)
+        for token in hidden { mask[token] = true }
+        return mask
+    }
+
+    /// The network's input `x_t = (1−t)·x0 + t·ε` and target `ε − x0` for a latent `[F, H, W, C]`; on the
+    /// `hidden` tokens the input is zero and the target `−x0`.
+    func inputAndTarget(_ x0: Tensor, noise: Tensor, time: Float, hidden: [Bool]?) -> (input: Tensor, target: Tensor) {
         var xt = x0, target = x0
         for i in 0..<x0.count {
             xt.storage[i] = (1 - time) * x0.storage[i] + time * noise.storage[i]
             target.storage[i] = noise.storage[i] - x0.storage[i]
         }
+        guard let hidden else { return (xt, target) }
+        let p = config.patch, (frames, height, width, channels) = (x0.shape[0], x0.shape[1], x0.shape[2], x0.shape[3])
+        let rows = height / p[1], columns = width / p[2]
+        for f in 0..<frames {
+            for y in 0..<height {
+                for x in 0..<width where hidden[((f / p[0]) * rows + y / p[1]) * columns + x / p[2]] {
+                    let start = ((f * height + y) * width + x) * channels
+                    for i in start..<(start + channels) {
+                        xt.storage[i] = 0
+                        target.storage[i] = -x0.storage[i]
+                    }
+                }
+            }
+        }
+        return (xt, target)
+    }
+
+    /// The loss of one sample, on a fresh tape.
+    func loss(_ sample: FlowSample, step: Int, index: Int) throws -> (Tape, DiTGraph, Tape.Variable) {
+        let x0 = sample.latent
+        let (noise, time, drop, factorized) = draws(step: step, sample: index, shape: x0.shape)
+        let (xt, target) = inputAndTarget(x0, noise: noise, time: time, hidden: hiddenTokens(step: step, sample: index, shape: x0.shape))
         let tape = Tape()
         let graph = try DiTGraph(tape: tape, config: config, weights: parameters)
         let velocity = graph.velocity(xt, time: time, caption: drop ? emptyCaption : sample.caption, layout: factorized ? .factorized : nil)

@@ -144,6 +144,57 @@ import TesseraTensor
         #expect((0..<1000).map { trainer.draws(step: $0, sample: 0, shape: shape).time } == mixed, "deterministic")
     }
 
+    /// `maskShare` hides `maskRatio` of a sample's tokens in that share of the samples: a hidden token's input
+    /// is zero and its target `−x0`; every other element, and every other draw, is as it was.
+    @Test func maskedSamplesHideTokensAndTargetTheirCleanLatent() throws {
+        var (trainer, sample) = try Self.tinyTrainer()
+        let x0 = sample.latent, shape = x0.shape, p = trainer.config.patch
+        let (rows, columns) = (shape[1] / p[1], shape[2] / p[2]), tokens = shape[0] / p[0] * rows * columns
+        let plainDraws = (0..<20).map { trainer.draws(step: $0, sample: 1, shape: shape) }
+        #expect(trainer.hiddenTokens(step: 0, sample: 0, shape: shape) == nil, "maskShare 0: nothing hidden")
+        trainer.maskShare = 1
+        trainer.maskRatio = 0.3
+        let hidden = try #require(trainer.hiddenTokens(step: 0, sample: 0, shape: shape))
+        #expect(hidden.count == tokens && hidden.filter { $0 }.count == Int((0.3 * Float(tokens)).rounded()))
+        #expect(Set((0..<10).compactMap { trainer.hiddenTokens(step: $0, sample: 0, shape: shape) }).count > 3, "each step hides other tokens")
+        let (noise, time, _, _) = trainer.draws(step: 0, sample: 0, shape: shape)
+        let plain = trainer.inputAndTarget(x0, noise: noise, time: time, hidden: nil)
+        let masked = trainer.inputAndTarget(x0, noise: noise, time: time, hidden: hidden)
+        var seenHidden = 0
+        for f in 0..<shape[0] {
+            for y in 0..<shape[1] {
+                for x in 0..<shape[2] {
+                    let token = (f / p[0] * rows + y / p[1]) * columns + x / p[2]
+                    for c in 0..<shape[3] {
+                        let i = ((f * shape[1] + y) * shape[2] + x) * shape[3] + c
+                        #expect(plain.input.storage[i] == (1 - time) * x0.storage[i] + time * noise.storage[i])
+                        #expect(plain.target.storage[i] == noise.storage[i] - x0.storage[i])
+                        if hidden[token] {
+                            seenHidden += 1
+                            #expect(masked.input.storage[i] == 0 && masked.target.storage[i] == -x0.storage[i])
+                        } else {
+                            #expect(masked.input.storage[i] == plain.input.storage[i] && masked.target.storage[i] == plain.target.storage[i])
+                        }
+                    }
+                }
+            }
+        }
+        #expect(seenHidden == hidden.filter { $0 }.count * p[0] * p[1] * p[2] * shape[3])
+        // The mask's draws are its own: noise, time, caption and layout draws are unchanged.
+        let maskedDraws = (0..<20).map { trainer.draws(step: $0, sample: 1, shape: shape) }
+        #expect(zip(plainDraws, maskedDraws).allSatisfy { $0.noise == $1.noise && $0.time == $1.time && $0.drop == $1.drop && $0.factorized == $1.factorized })
+        // A share of one half masks about half the samples, and the loss of a masked step differs.
+        trainer.maskShare = 0.5
+        let masks = (0..<400).filter { trainer.hiddenTokens(step: $0, sample: 0, shape: shape) != nil }.count
+        #expect((150...250).contains(masks), "about half of 400 samples masked: \(masks)")
+        var (whole, _) = try Self.tinyTrainer()
+        var hiding = whole
+        hiding.maskShare = 1
+        #expect(try whole.step([sample]).loss != hiding.step([sample]).loss)
+        // A latent of one token has nothing to fill it from.
+        #expect(trainer.hiddenTokens(step: 0, sample: 0, shape: [1, p[1], p[2], shape[3]]) == nil)
+    }
+
     /// Stopping, saving, loading and going on gives bit-identical weights to never stopping.
     @Test func resumeFromACheckpointIsBitIdentical() throws {
         var (straight, sample) = try Self.tinyTrainer()

@@ -207,6 +207,10 @@ extension TrainCommand {
         var frames = "1,5,9,17,33"
         @Option(help: "Share of samples trained at a noise level drawn uniformly from [0.85, 1], where every render starts.")
         var highNoiseShare: Float = 0
+        @Option(help: "Share of samples trained with --mask-ratio of their tokens hidden: a hidden token's input is zero and its target the clean latent's negative, so the network learns to fill tokens from their context (masked latent modelling, after MDT; docs/MODEL.md, session 29). Renders hide nothing.")
+        var maskShare: Float = 0
+        @Option(help: "Share of a masked sample's tokens hidden (at least one hidden, one seen).")
+        var maskRatio: Float = 0.3
         @Option(help: "The world clips' shorter side in pixels, a multiple of 32: 288 renders the prototype sizes (512x288, 288x512, 288x288); 160 renders 288x160, 160x288 and 160x160, a third of the tokens, for a cheaper first stage.")
         var shortSide = WorldLatents.prototypeShortSide
         @Option(help: "The DiT's width (a multiple of 64: one head per 64 channels); the world preset's is 256.")
@@ -237,6 +241,8 @@ extension TrainCommand {
             guard depth >= 1 else { throw CLIError("--depth must be at least 1, not \(depth)") }
             guard (0...1).contains(factorizedShare) else { throw CLIError("--factorized-share must be in 0…1, not \(factorizedShare)") }
             guard (0...1).contains(highNoiseShare) else { throw CLIError("--high-noise-share must be in 0…1, not \(highNoiseShare)") }
+            guard (0...1).contains(maskShare) else { throw CLIError("--mask-share must be in 0…1, not \(maskShare)") }
+            guard maskRatio > 0, maskRatio < 1 else { throw CLIError("--mask-ratio must lie strictly between 0 and 1, not \(maskRatio)") }
             guard shortSide >= 32, shortSide % 32 == 0 else { throw CLIError("--short-side must be a positive multiple of 32 (one token per 32×32 pixels), not \(shortSide)") }
             guard objectWeight > 0, objectWeight.isFinite else { throw CLIError("--object-weight must be a positive number, not \(objectWeight)") }
             let counts = try objectCounts.map(WorldLatents.parseObjectCounts) ?? SceneSampler.objectCountWeights
@@ -323,6 +329,8 @@ extension TrainCommand {
             trainer.factorizedShare = factorizedShare
             trainer.shiftTimes = timeShift
             trainer.highNoiseShare = highNoiseShare
+            trainer.maskShare = maskShare
+            trainer.maskRatio = maskRatio
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             let example = { (clip: DataClip) throws -> FlowSample in
                 let (latent, caption, cells) = try WorldLatents.example(
