@@ -80,7 +80,7 @@ public final class DiT: @unchecked Sendable {
         guard caption.tokens.rank == 2, caption.tokens.shape[1] == config.textWidth, caption.pooled.count == config.textWidth,
             (0...caption.tokens.shape[0]).contains(caption.length)
         else { throw ModelError.badInput("caption tokens \(caption.tokens.shape) / pooled \(caption.pooled.shape) for text width \(config.textWidth)") }
-        let grid = Attention.Grid(frames: x.shape[0] / p[0], height: x.shape[1] / p[1], width: x.shape[2] / p[2])
+        let grid = config.grid(latent: x.shape)
         let layout = layout ?? Self.automaticLayout(grid: grid)
         let d = config.hidden, heads = config.heads
 
@@ -182,5 +182,12 @@ public final class DiT: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+extension DiTConfig {
+    /// The token grid of a latent `[F, H, W, …]`: its sides divided by the patch's.
+    public func grid(latent shape: [Int]) -> Attention.Grid {
+        Attention.Grid(frames: shape[0] / patch[0], height: shape[1] / patch[1], width: shape[2] / patch[2])
     }
 }

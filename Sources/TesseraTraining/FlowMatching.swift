@@ -97,8 +97,7 @@ public struct FlowMatchingTrainer {
         let (n, u) = NoiseGenerator(seed: key, stream: 22).pair(0)
         var time = 1 / (1 + Foundation.exp(-n))
         if shiftTimes {
-            let p = config.patch
-            let tokens = shape[0] / p[0] * (shape[1] / p[1]) * (shape[2] / p[2])
+            let tokens = config.grid(latent: shape).count
             let sampler = Self.samplerDefaults
             let s = Float(Schedule.shift(tokens: tokens, shiftBase: sampler.shiftBase, shiftReferenceTokens: sampler.shiftReferenceTokens))
             time = s * time / (1 + (s - 1) * time)
@@ -110,7 +109,7 @@ public struct FlowMatchingTrainer {
             }
         }
         let (f, _) = NoiseGenerator(seed: key, stream: 23).pair(0)
-        let factorized = shape[0] / config.patch[0] > 1 && uniform(f) < Double(factorizedShare)
+        let factorized = config.grid(latent: shape).frames > 1 && uniform(f) < Double(factorizedShare)
         return (noise, time, uniform(u) < Double(dropCaption), factorized)
     }
 
@@ -119,8 +118,7 @@ public struct FlowMatchingTrainer {
     /// draw as it was.
     func hiddenTokens(step: Int, sample: Int, shape: [Int]) -> [Bool]? {
         guard maskShare > 0 else { return nil }
-        let p = config.patch
-        let tokens = shape[0] / p[0] * (shape[1] / p[1]) * (shape[2] / p[2])
+        let tokens = config.grid(latent: shape).count
         guard tokens > 1 else { return nil }
         let key = drawKey(step: step, sample: sample)
         let (coin, _) = NoiseGenerator(seed: key, stream: 25).pair(0)
@@ -144,7 +142,7 @@ public struct FlowMatchingTrainer {
         }
         guard let hidden else { return (xt, target) }
         let p = config.patch, (frames, height, width, channels) = (x0.shape[0], x0.shape[1], x0.shape[2], x0.shape[3])
-        let rows = height / p[1], columns = width / p[2]
+        let grid = config.grid(latent: x0.shape), (rows, columns) = (grid.height, grid.width)
         for f in 0..<frames {
             for y in 0..<height {
                 for x in 0..<width where hidden[((f / p[0]) * rows + y / p[1]) * columns + x / p[2]] {

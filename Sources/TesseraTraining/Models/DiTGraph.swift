@@ -26,7 +26,7 @@ public struct DiTGraph {
     public func velocity(_ x: Tensor, time: Float, caption: Caption, layout: Attention.Layout? = nil) -> Tape.Variable {
         let t = tape
         let p = config.patch, d = config.hidden, heads = config.heads, dh = config.headWidth
-        let grid = Attention.Grid(frames: x.shape[0] / p[0], height: x.shape[1] / p[1], width: x.shape[2] / p[2])
+        let grid = config.grid(latent: x.shape)
         let layout = layout ?? DiT.automaticLayout(grid: grid)
         let patch = (p[0], p[1], p[2])
 
