@@ -42,6 +42,12 @@ import TesseraTensor
             .split(separator: "\n").dropFirst().map { Int($0.split(separator: ",")[0])! }
         #expect(steps == Array(0..<6), "the loss log holds each step once: \(steps)")
 
+        // Resumed with another crop and batch: refused, naming both, and the checkpoint is untouched.
+        let other = Self.arguments(killed).map { $0 == "16" ? "32" : $0 } + ["--steps", "8", "--batch", "2"]
+        let otherRun = try ChildProcess.run(binary, other, environment: environment)
+        #expect(otherRun.status != 0 && otherRun.output.contains("--batch 1 (not 2), --crop 16 (not 32)"), "\(otherRun.output)")
+        #expect(try Self.weights(killed) == Self.weights(straight), "the refused resume changed nothing")
+
         // The trained VAE's held-out PSNR, and its picture.
         let sheet = root.appendingPathComponent("sheet.png")
         let evaluation = try ChildProcess.run(

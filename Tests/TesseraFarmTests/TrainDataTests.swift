@@ -139,7 +139,9 @@ import TesseraWorld
         let finished = try TrainCommandTests.weights(resumed)
         for (other, refusal) in [(["--velocity-skip"], "holds a checkpoint of another DiT shape"),
                                  (["--prediction", "clean"], "holds a checkpoint of another DiT shape"),
-                                 (["--velocity-skip", "--prediction", "clean"], "exclude each other")] {
+                                 (["--velocity-skip", "--prediction", "clean"], "exclude each other"),
+                                 (["--mask-share", "0.5"], "resume it with the ones that started it, --mask-share 0.0 (not 0.5)"),
+                                 (["--seed", "9", "--reuse", "1"], "--reuse 2 (not 1), --seed 1 (not 9)")] {
             do {
                 try trainDiT(resumed, other)
                 Issue.record("a checkpoint of a plain velocity DiT resumed with \(other)")

@@ -48,7 +48,7 @@ extension BenchCommand {
                 try trainer.step([sample])
                 seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            let tokens = sizes[0] / config.patch[0] * sizes[1] / config.patch[1] * sizes[2] / config.patch[2]
+            let tokens = config.grid(latent: sizes).count
             let median = seconds.sorted()[seconds.count / 2]
             print(String(format: "%@ preset, grid %@ (%d tokens): %.2f s per step (median of %d), peak RSS %@", preset, grid, tokens, median, steps,
                          megabytes(ProcessMemory.peakRSSBytes())))

@@ -47,6 +47,11 @@ struct TrainingRunOptions: ParsableArguments {
     }
 }
 
+extension TrainingRunOptions {
+    /// Checkpoint metadata keys of the options a run started with.
+    static let regimePrefix = "training.option."
+}
+
 /// What the shared training loop needs of a trainer: its weights and its optimizer.
 protocol TrainingState {
     var parameters: [String: Tensor] { get set }
@@ -61,12 +66,24 @@ extension TrainingRunOptions {
     /// step index and returns the loss and gradient norm), log each, draw progress, checkpoint every
     /// `checkpointEvery` steps and at the end (with the EMA weights exported as `<export>.safetensors` and the
     /// loss curve as loss.png), and stop at `--steps` or the `--minutes` budget.
+    ///
+    /// `regime` names the options that decide what each step does (option name without dashes → value): the
+    /// checkpoint keeps them, and a resume with any of them changed is refused before anything is written, so
+    /// one run never mixes two recipes. A checkpoint from before they were kept resumes as it did.
     func loop<T: TrainingState>(
-        _ trainer: inout T, expected: [String: [Int]], export: String, title: String,
+        _ trainer: inout T, expected: [String: [Int]], regime: [String: String], export: String, title: String,
         step: (inout T, Int) throws -> (loss: Float, gradientNorm: Float), detail: (Float) -> String
     ) throws {
+        let regime = regime.merging(["batch": String(batch), "learning-rate": String(learningRate), "seed": String(seed)]) { own, _ in own }
         if FileManager.default.fileExists(atPath: checkpointPath) {
             let loaded = try Checkpoint.load(from: checkpointPath, expected: expected, optimizer: &trainer.optimizer)
+            let changed = regime.keys.sorted().compactMap { name -> String? in
+                guard let started = loaded.metadata[Self.regimePrefix + name], started != regime[name] else { return nil }
+                return "--\(name) \(started) (not \(regime[name]!))"
+            }
+            guard changed.isEmpty else {
+                throw CLIError("\(checkpointPath) was started with other options; resume it with the ones that started it, \(changed.joined(separator: ", ")), or use a new --out")
+            }
             trainer.parameters = loaded.parameters
             trainingNote("resuming from \(checkpointPath) at step \(trainer.optimizer.step)")
         }
@@ -75,7 +92,8 @@ extension TrainingRunOptions {
         let deadline = minutes.map { Date().addingTimeInterval($0 * 60) }
         let weightsPath = folder.appendingPathComponent(export + ".safetensors").path
         func save(_ trainer: T) throws {
-            try Checkpoint.save(parameters: trainer.parameters, optimizer: trainer.optimizer, to: checkpointPath)
+            try Checkpoint.save(parameters: trainer.parameters, optimizer: trainer.optimizer,
+                                metadata: Dictionary(uniqueKeysWithValues: regime.map { (Self.regimePrefix + $0.key, $0.value) }), to: checkpointPath)
             try SafetensorsFile.write(trainer.optimizer.average, metadata: ["training.step": String(trainer.optimizer.step)], to: weightsPath)
             try plot(log, title: title, to: folder.appendingPathComponent("loss.png"))
         }
@@ -144,7 +162,9 @@ extension TrainCommand {
             try encoder.encode(config).write(to: options.folder.appendingPathComponent("vae.json"))
 
             var trainer = VAETrainer(config: config, parameters: VAETrainer.initialWeights(config, seed: options.seed), settings: options.settings(), klWeight: klWeight, seed: options.seed)
-            try options.loop(&trainer, expected: config.expectedWeights, export: "vae", title: "VAE TRAINING LOSS") { trainer, step in
+            let regime = ["crop": String(crop), "kl-weight": String(klWeight), "preset": preset,
+                          "temporal-upsampling": temporalUpsampling ?? "preset", "overfit": String(overfit)]
+            try options.loop(&trainer, expected: config.expectedWeights, regime: regime, export: "vae", title: "VAE TRAINING LOSS") { trainer, step in
                 let batch = try (0..<options.batch).map { i in
                     guard let folder else { return WorldClips.crop(seed: options.seed, step: overfit ? 0 : step, index: i, side: crop) }
                     let key = WorldClips.key(seed: options.seed, step: overfit ? 0 : step, index: i)
@@ -341,7 +361,13 @@ extension TrainCommand {
             }
             let framesOf = { (clip: DataClip) in WorldLatents.frames(seed: options.seed, step: clip.step, index: clip.index, frameChoices: frameChoices) }
             let landscape = AspectBucket.landscape.size(shortSide: shortSide), factor = autoencoder.config.spatialFactor
-            try options.loop(&trainer, expected: config.expectedWeights, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
+            let regime = [
+                "reuse": String(reuse), "frames": frames, "drop-caption": String(dropCaption), "factorized-share": String(factorizedShare),
+                "time-shift": String(timeShift), "high-noise-share": String(highNoiseShare), "mask-share": String(maskShare),
+                "mask-ratio": String(maskRatio), "short-side": String(shortSide), "object-weight": String(objectWeight),
+                "object-counts": objectCounts ?? "world",
+            ]
+            try options.loop(&trainer, expected: config.expectedWeights, regime: regime, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 // A run's first step (and a resumed run's) encodes its whole batch here. Clips of one length encode
                 // side by side, one a thread; clips of different lengths one after the other, each with every
                 // thread in the VAE's kernels. The latents are the same bits either way.
