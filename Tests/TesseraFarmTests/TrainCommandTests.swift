@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraFarm
+import TesseraModels
 import TesseraTensor
 
 /// `tessera train vae` killed with SIGKILL mid-run and started again ends with the same weights, bit for
@@ -47,6 +48,9 @@ import TesseraTensor
         let otherRun = try ChildProcess.run(binary, other, environment: environment)
         #expect(otherRun.status != 0 && otherRun.output.contains("--batch 1 (not 2), --crop 16 (not 32)"), "\(otherRun.output)")
         #expect(try Self.weights(killed) == Self.weights(straight), "the refused resume changed nothing")
+        let shapeRun = try ChildProcess.run(binary, Self.arguments(killed) + ["--temporal-upsampling", "split"], environment: environment)
+        #expect(shapeRun.status != 0 && shapeRun.output.contains("holds a checkpoint of another VAE"), "\(shapeRun.output)")
+        #expect(try VAEConfig.load(killed.appendingPathComponent("vae.json").path).temporalUpsampling != .splitChannels, "nor its config")
 
         // The trained VAE's held-out PSNR, and its picture.
         let sheet = root.appendingPathComponent("sheet.png")

@@ -156,6 +156,10 @@ extension TrainCommand {
             let folder = try data.map { try VideoFolder(path: $0, captions: false) }
             guard var config = VAEConfig.preset(preset) else { throw CLIError("--preset must be world, small or tiny, not \(preset)") }
             if let temporalUpsampling { config.temporalUpsampling = try .option(temporalUpsampling) }
+            let configPath = options.folder.appendingPathComponent("vae.json").path
+            if FileManager.default.fileExists(atPath: options.checkpointPath), let saved = try? VAEConfig.load(configPath), saved != config {
+                throw CLIError("\(options.folder.path) holds a checkpoint of another VAE (\(configPath)); resume it with the --preset and --temporal-upsampling that started it or use a new --out")
+            }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
