@@ -309,9 +309,8 @@ extension TrainCommand {
             config.velocitySkip = velocitySkip ? true : nil
             config.prediction = prediction == .velocity ? nil : prediction
             do { try config.validate() } catch { throw CLIError("the DiT options (--width, --depth, --[learned-]frame-positions, --velocity-skip, --prediction) describe no valid DiT: \(error)") }
-            let tokenValues = config.patch.reduce(1, *) * config.latentChannels
-            if width < tokenValues {
-                trainingNote("warning: --width \(width) is narrower than a token's \(tokenValues) latent values (\(config.patch.map(String.init).joined(separator: "×")) patches of \(config.latentChannels) channels): the network cannot carry a token's noise through its width, and its loss stays far above a wider one's (docs/MODEL.md, session 30)")
+            if width < config.patchVolume {
+                trainingNote("warning: --width \(width) is narrower than a token's \(config.patchVolume) latent values (\(config.patch.map(String.init).joined(separator: "×")) patches of \(config.latentChannels) channels): the network cannot carry a token's noise through its width, and its loss stays far above a wider one's (docs/MODEL.md, session 30)")
             }
             if let start, start.config != config {
                 throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
