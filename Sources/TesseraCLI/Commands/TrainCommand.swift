@@ -163,7 +163,7 @@ extension TrainCommand {
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(config).write(to: options.folder.appendingPathComponent("vae.json"))
+            try encoder.encode(config).write(to: URL(fileURLWithPath: configPath))
 
             var trainer = VAETrainer(config: config, parameters: VAETrainer.initialWeights(config, seed: options.seed), settings: options.settings(), klWeight: klWeight, seed: options.seed)
             let regime = ["crop": String(crop), "kl-weight": String(klWeight), "preset": preset,
@@ -321,7 +321,7 @@ extension TrainCommand {
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try json.encode(config).write(to: options.folder.appendingPathComponent("dit.json"))
+            try json.encode(config).write(to: URL(fileURLWithPath: configPath))
             if let start { try json.encode(ModelBundle(latentScale: start.scale)).write(to: options.folder.appendingPathComponent("model.json")) }
 
             // The latent scale: measured once, kept for resumes and for inference.
