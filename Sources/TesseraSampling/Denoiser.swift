@@ -4,12 +4,15 @@
 
 import TesseraTensor
 
-/// Which caption a velocity is conditioned on, for classifier-free guidance.
+/// Which caption a velocity is conditioned on, and by which network, for guidance.
 public enum GuidanceBranch: Sendable, Hashable {
     /// Conditioned on the job's caption.
     case conditional
     /// Conditioned on the empty caption's encoding.
     case unconditional
+    /// Conditioned on the job's caption by the guiding network, a weaker version of the model
+    /// (autoguidance; `SamplerSettings.autoguidance`).
+    case guide
 }
 
 /// A rectified-flow velocity predictor: `v ≈ ε − x0` for a latent `x_t = (1 − t)·x0 + t·ε`.

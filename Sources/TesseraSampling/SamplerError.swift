@@ -17,6 +17,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidStartTime(Double)
     /// `guidanceInterval` must lie within [0, 1].
     case invalidGuidanceInterval(Double, Double)
+    /// `autoguidance` must be finite and ≥ 0.
+    case invalidAutoguidance(Float)
     /// The token count given to the sampler must be at least 1.
     case invalidTokens(Int)
     /// A latent shape with no dimensions or a dimension below 1.
@@ -53,6 +55,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
             "sampler startTime must lie in (0, 1], got \(t)"
         case .invalidGuidanceInterval(let low, let high):
             "sampler guidanceInterval must lie within [0, 1], got \(low)...\(high)"
+        case .invalidAutoguidance(let a):
+            "sampler autoguidance must be finite and ≥ 0 (1 disables it), got \(a)"
         case .invalidTokens(let n):
             "sampler token count must be at least 1, got \(n)"
         case .invalidShape(let shape):

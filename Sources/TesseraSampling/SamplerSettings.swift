@@ -34,6 +34,12 @@ public struct SamplerSettings: Sendable, Hashable {
     /// interval" (Kynkäänniemi et al., 2024): an interval at the top of the schedule lets the caption steer
     /// the layout without amplifying every later fluctuation.
     public let guidanceInterval: ClosedRange<Double>
+    /// Autoguidance weight `a` ("Guiding a diffusion model with a bad version of itself", Karras et al., 2024):
+    /// the velocity gains `(a − 1)·(v_c − v_b)`, where `v_b` is the conditional velocity of a weaker network
+    /// trained like the model (`GuidanceBranch.guide`), so the sample moves away from the errors the two share
+    /// and the weaker one makes more of. Default 1: off, no guide evaluated. Applies at every step, beside
+    /// classifier-free guidance.
+    public let autoguidance: Float
 
     /// Checks every value; throws `SamplerError` naming the first bad field.
     public init(
@@ -45,7 +51,8 @@ public struct SamplerSettings: Sendable, Hashable {
         seed: UInt64,
         refineStrength: Double? = nil,
         startTime: Double = 1,
-        guidanceInterval: ClosedRange<Double> = 0...1
+        guidanceInterval: ClosedRange<Double> = 0...1,
+        autoguidance: Float = 1
     ) throws {
         guard steps >= 1, steps <= Int(UInt32.max) else { throw SamplerError.invalidSteps(steps) }
         guard guidance.isFinite, guidance >= 0 else { throw SamplerError.invalidGuidance(guidance) }
@@ -66,7 +73,9 @@ public struct SamplerSettings: Sendable, Hashable {
         self.seed = seed
         self.refineStrength = refineStrength
         self.startTime = startTime
+        guard autoguidance.isFinite, autoguidance >= 0 else { throw SamplerError.invalidAutoguidance(autoguidance) }
         self.guidanceInterval = guidanceInterval
+        self.autoguidance = autoguidance
     }
 
     /// The guidance scale at noise level `t`: `guidance` inside `guidanceInterval`, 1 (none) outside.
@@ -98,6 +107,10 @@ public struct SamplerSettings: Sendable, Hashable {
             hash.add(Array("|guidance-interval".utf8))
             hash.add(guidanceInterval.lowerBound.bitPattern)
             hash.add(guidanceInterval.upperBound.bitPattern)
+        }
+        if autoguidance != 1 {  // (likewise)
+            hash.add(Array("|autoguidance".utf8))
+            hash.add(autoguidance.bitPattern)
         }
         return hash.value
     }

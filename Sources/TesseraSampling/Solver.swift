@@ -24,30 +24,44 @@ public enum Solver: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// Classifier-free guidance over a denoiser: `v = v_u + g·(v_c − v_u)`.
+/// Classifier-free guidance over a denoiser, `v = v_u + g·(v_c − v_u)`, and autoguidance beside it,
+/// `v += (a − 1)·(v_c − v_b)` with `v_b` the guiding network's conditional velocity.
 struct GuidedVelocity<D: Denoiser> {
     let denoiser: D
     let settings: SamplerSettings
 
-    /// The guided velocity at `(latent, time)`. With `g = 1` the formula is exactly `v_c`, so only the
-    /// conditional branch is evaluated: one network forward per velocity instead of two.
+    /// The guided velocity at `(latent, time)`. With `g = 1` the classifier-free term is exactly `v_c`, so the
+    /// unconditional branch is not evaluated; with `a = 1` the guide is not: one network forward per velocity
+    /// when both are 1.
     func callAsFunction(_ latent: Tensor, time: Float) throws -> Tensor {
         let conditional = try checked(denoiser.velocity(latent, time: time, branch: .conditional), latent, time)
         let scale = settings.guidance(at: time)
-        if scale == 1 {
-            return conditional
-        }
-        let unconditional = try checked(denoiser.velocity(latent, time: time, branch: .unconditional), latent, time)
-        var guided = unconditional  // [F, H, W, C]
-        let g = scale
-        guided.storage.withUnsafeMutableBufferPointer { out in
-            conditional.storage.withUnsafeBufferPointer { c in
-                for i in 0..<out.count {
-                    out[i] = out[i] + g * (c[i] - out[i])
+        var guided = conditional  // [F, H, W, C]
+        if scale != 1 {
+            guided = try checked(denoiser.velocity(latent, time: time, branch: .unconditional), latent, time)
+            let g = scale
+            guided.storage.withUnsafeMutableBufferPointer { out in
+                conditional.storage.withUnsafeBufferPointer { c in
+                    for i in 0..<out.count {
+                        out[i] = out[i] + g * (c[i] - out[i])
+                    }
                 }
             }
         }
-        try requireFinite(guided, time)
+        if settings.autoguidance != 1 {
+            let weak = try checked(denoiser.velocity(latent, time: time, branch: .guide), latent, time)
+            let a1 = settings.autoguidance - 1
+            guided.storage.withUnsafeMutableBufferPointer { out in
+                conditional.storage.withUnsafeBufferPointer { c in
+                    weak.storage.withUnsafeBufferPointer { b in
+                        for i in 0..<out.count {
+                            out[i] = out[i] + a1 * (c[i] - b[i])
+                        }
+                    }
+                }
+            }
+        }
+        if scale != 1 || settings.autoguidance != 1 { try requireFinite(guided, time) }
         return guided
     }
 

@@ -34,14 +34,20 @@ import TesseraTensor
     /// Counts calls per branch and returns a fixed velocity per branch, so guidance is checkable by hand.
     final class CountingDenoiser: Denoiser {
         var calls: [GuidanceBranch: Int] = [:]
-        let conditional: Float, unconditional: Float
-        init(conditional: Float = 0.25, unconditional: Float = -0.5) {
+        let conditional: Float, unconditional: Float, guide: Float
+        init(conditional: Float = 0.25, unconditional: Float = -0.5, guide: Float = 0.75) {
             self.conditional = conditional
             self.unconditional = unconditional
+            self.guide = guide
         }
         func velocity(_ latent: Tensor, time: Float, branch: GuidanceBranch) throws -> Tensor {
             calls[branch, default: 0] += 1
-            return Tensor(repeating: branch == .conditional ? conditional : unconditional, shape: latent.shape)
+            let value = switch branch {
+            case .conditional: conditional
+            case .unconditional: unconditional
+            case .guide: guide
+            }
+            return Tensor(repeating: value, shape: latent.shape)
         }
     }
 
@@ -154,6 +160,7 @@ import TesseraTensor
         let forwards = solver == .euler ? steps : 2 * steps - 1  // Heun's last step is Euler
         #expect(denoiser.calls[.conditional] == forwards)
         #expect(denoiser.calls[.unconditional] == (guidance == 1 ? nil : forwards))
+        #expect(denoiser.calls[.guide] == nil)
         // Constant velocity v = v_u + g·(v_c − v_u): every solver integrates it exactly, x_0 = ε − v.
         let v = -0.5 + guidance * (0.25 - -0.5)
         let noise = NoiseGenerator(seed: 9, stream: 0).tensor(shape: Self.shape)  // [F, H, W, C]
@@ -182,6 +189,31 @@ import TesseraTensor
         #expect(Self.gap(result.latent, Tensor(shape: Self.shape, storage: noise.storage.map { $0 - shift })) < 1e-5)
         #expect(throws: SamplerError.invalidGuidanceInterval(-0.1, 1)) { try SamplerSettings(seed: 1, guidanceInterval: -0.1...1) }
         #expect(throws: SamplerError.invalidGuidanceInterval(0, 1.5)) { try SamplerSettings(seed: 1, guidanceInterval: 0...1.5) }
+    }
+
+    /// Autoguidance adds `(a − 1)·(v_c − v_b)` at every step, beside classifier-free guidance within its
+    /// interval, and evaluates the guide only when `a ≠ 1`.
+    @Test(arguments: [Float(1), 4.5], [Float(1), 0, 2.5])
+    func autoguidanceCallsAndFormula(guidance: Float, autoguidance: Float) throws {
+        let steps = 6
+        let settings = try SamplerSettings(steps: steps, guidance: guidance, seed: 9, guidanceInterval: 0.5...1, autoguidance: autoguidance)
+        let denoiser = CountingDenoiser()
+        let sampler = try Sampler(settings: settings, tokens: 144)
+        let result = try sampler.sample(shape: Self.shape, denoiser: denoiser)
+        let times = sampler.schedule.times
+        let guided = guidance == 1 ? [] : (0..<steps).filter { times[$0] >= 0.5 }
+        #expect(denoiser.calls[.conditional] == steps)
+        #expect(denoiser.calls[.unconditional] == (guided.isEmpty ? nil : guided.count))
+        #expect(denoiser.calls[.guide] == (autoguidance == 1 ? nil : steps))
+        var shift: Float = 0
+        for i in 0..<steps {
+            let cfg: Float = guided.contains(i) ? -0.5 + guidance * (0.25 - -0.5) : 0.25
+            shift += (times[i] - times[i + 1]) * (cfg + (autoguidance - 1) * (0.25 - 0.75))
+        }
+        let noise = NoiseGenerator(seed: 9, stream: 0).tensor(shape: Self.shape)  // [F, H, W, C]
+        #expect(Self.gap(result.latent, Tensor(shape: Self.shape, storage: noise.storage.map { $0 - shift })) < 1e-5)
+        #expect(throws: SamplerError.invalidAutoguidance(-1)) { try SamplerSettings(seed: 1, autoguidance: -1) }
+        #expect(throws: SamplerError.self) { try SamplerSettings(seed: 1, autoguidance: .infinity) }
     }
 
     // MARK: refinement
@@ -272,6 +304,8 @@ import TesseraTensor
             try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: nil),
             try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5,
                                 guidanceInterval: 0.8...1),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5,
+                                autoguidance: 2),
         ]
         let hashes = Set([base.fingerprint(tokens: 144), base.fingerprint(tokens: 145)] + variants.map { $0.fingerprint(tokens: 144) })
         #expect(hashes.count == variants.count + 2)

@@ -20,21 +20,26 @@ import TesseraTensor
     /// A folder with a random tiny DiT (text width 384, as the encoder gives) and the tiny VAE.
     static func model() throws -> (RenderModel, URL) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-render-\(UUID().uuidString)")
+        try writeDiT(to: folder, seed: 9)
+        try SafetensorsFile.write(VAE.randomWeights(.tiny), to: folder.appendingPathComponent("vae.safetensors").path)
+        try JSONEncoder().encode(VAEConfig.tiny).write(to: folder.appendingPathComponent("vae.json"))
+        return (try RenderModel(ditFolder: folder, vaeFolder: folder, textEncoder: textEncoder), folder)
+    }
+
+    /// A random tiny DiT's dit.json, dit.safetensors and model.json in `folder` (created).
+    static func writeDiT(to folder: URL, seed: UInt64, latentScale: Float = 0.5) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let dit = try DiTConfig(latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 1, heads: 2, ropeDims: [4, 6, 6])
         var weights: [String: Tensor] = [:]
         var offset = 0
         for (name, shape) in dit.expectedWeights.sorted(by: { $0.key < $1.key }) {
             let count = shape.reduce(1, *)
-            weights[name] = Tensor(shape: shape, storage: NoiseGenerator(seed: 9, stream: 1).fill(count, startingAt: offset).map { $0 * 0.1 })
+            weights[name] = Tensor(shape: shape, storage: NoiseGenerator(seed: seed, stream: 1).fill(count, startingAt: offset).map { $0 * 0.1 })
             offset += count
         }
         try SafetensorsFile.write(weights, to: folder.appendingPathComponent("dit.safetensors").path)
         try JSONEncoder().encode(dit).write(to: folder.appendingPathComponent("dit.json"))
-        try #"{"latentScale": 0.5}"#.write(to: folder.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
-        try SafetensorsFile.write(VAE.randomWeights(.tiny), to: folder.appendingPathComponent("vae.safetensors").path)
-        try JSONEncoder().encode(VAEConfig.tiny).write(to: folder.appendingPathComponent("vae.json"))
-        return (try RenderModel(ditFolder: folder, vaeFolder: folder, textEncoder: textEncoder), folder)
+        try #"{"latentScale": \#(latentScale)}"#.write(to: folder.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
     }
 
     static func store(_ folder: URL, _ name: String) throws -> LocalStore {
@@ -164,6 +169,41 @@ import TesseraTensor
             try render.run(RenderSettings(prompt: "a red ball", seed: 1, frames: 6))
         } throws: { "\($0)".contains("1 + 4·k frames") }
         #expect(try store.list(prefix: "").isEmpty, "nothing was written")
+    }
+
+    /// Autoguidance needs a guide loaded (refused before any work otherwise), a guide must read the DiT's
+    /// latents, the guide is part of the model's fingerprint, and it changes the prototype.
+    @Test func autoguidanceUsesTheGuideAndIsRefusedWithoutOne() throws {
+        let (model, folder) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var settings = RenderSettings(prompt: "a blue square sliding", seed: 4, frames: 1, steps: 3, guidance: 2, prototypeOnly: true)
+        settings.autoguidance = 2
+        let empty = try Self.store(folder, "empty")
+        #expect {
+            try VideoRender(model: model, artifacts: RenderArtifacts(store: empty, job: "1", scratch: folder)).run(settings)
+        } throws: { "\($0)".contains("autoguidance 2.0 needs a guiding network") }
+        #expect(try empty.list(prefix: "").isEmpty, "nothing was written")
+
+        let guideFolder = folder.appendingPathComponent("guide"), otherScale = folder.appendingPathComponent("other-scale")
+        try Self.writeDiT(to: guideFolder, seed: 21)
+        try Self.writeDiT(to: otherScale, seed: 21, latentScale: 0.75)
+        #expect {
+            try RenderModel(ditFolder: folder, vaeFolder: folder, textEncoder: Self.textEncoder, guideFolder: otherScale)
+        } throws: { "\($0)".contains("scaled by 0.75") && "\($0)".contains("on 0.5") }
+        let guided = try RenderModel(ditFolder: folder, vaeFolder: folder, textEncoder: Self.textEncoder, guideFolder: guideFolder)
+        #expect(guided.guide != nil && guided.hash != model.hash, "the guide is part of the model's fingerprint")
+
+        let store = try Self.store(folder, "objects")
+        func prototype(_ a: Float, job: String) throws -> Data {
+            var s = settings
+            s.autoguidance = a
+            let outcome = try VideoRender(model: guided, artifacts: RenderArtifacts(store: store, job: job, scratch: folder)).run(s)
+            #expect(outcome.timings["prototype_sample"] != nil, "a = \(a) is its own prototype")
+            return try Data(contentsOf: folder.appendingPathComponent("objects/jobs/\(job)/prototype.mp4"))
+        }
+        let plain = try prototype(1, job: "2"), twice = try prototype(2, job: "3")
+        #expect(plain != twice, "autoguidance changes the video")
+        #expect(settings.prototypeFingerprint(modelHash: "m") != RenderSettings(prompt: "a blue square sliding", seed: 4, frames: 1, steps: 3, guidance: 2, prototypeOnly: true).prototypeFingerprint(modelHash: "m"))
     }
 
     @Test func aMissingModelFileIsNamed() throws {

@@ -52,6 +52,8 @@ struct ModelOptions: ParsableArguments {
     var vae = "models/default"
     @Option(help: "Text encoder folder (default: TESSERA_TEXT_ENCODER or models/all-MiniLM-L6-v2).")
     var textEncoder: String?
+    @Option(help: "Guiding DiT folder for --autoguidance: a weaker DiT trained on the same latents (dit.json, dit.safetensors, model.json).")
+    var guide: String?
     @Option(help: "Threads for kernels.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -62,7 +64,8 @@ struct ModelOptions: ParsableArguments {
         do {
             return try RenderModel(
                 ditFolder: URL(fileURLWithPath: dit), vaeFolder: URL(fileURLWithPath: vae),
-                textEncoder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder)
+                textEncoder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder,
+                guideFolder: guide.map { URL(fileURLWithPath: $0) })
         } catch {
             throw CLIError("cannot load the model: \(error). The default model ships in models/default; train one with `tessera train vae` and `tessera train dit` (docs/MODEL.md), or pass --dit and --vae.")
         }

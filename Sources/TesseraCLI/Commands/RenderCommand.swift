@@ -117,6 +117,8 @@ struct SamplingOptions: ParsableArguments {
     var startTime: Double = 1
     @Option(help: "Noise levels LOW,HIGH within [0, 1] at which the prototype's guidance applies (0,1 = every step); outside them one unguided forward a step.")
     var guidanceInterval = "0,1"
+    @Option(help: "Autoguidance weight of the prototype pass (1 = off): the velocity gains (A - 1)·(its own - the guide's), the guide a weaker DiT given with --guide.")
+    var autoguidance: Float = 1
 
     /// Checks the values and sets them on `settings`.
     func apply(to settings: inout RenderSettings) throws {
@@ -125,10 +127,12 @@ struct SamplingOptions: ParsableArguments {
         }
         guard shiftBase.isFinite, shiftBase > 0 else { throw CLIError("--shift-base must be above 0, not \(shiftBase)") }
         guard startTime > 0 && startTime <= 1 else { throw CLIError("--start-time must lie in (0, 1], not \(startTime)") }
+        guard autoguidance.isFinite, autoguidance >= 0 else { throw CLIError("--autoguidance must be 0 or more (1 = off), not \(autoguidance)") }
         settings.solver = chosen
         settings.shiftBase = shiftBase
         settings.startTime = startTime
         settings.guidanceInterval = try Self.interval(guidanceInterval)
+        settings.autoguidance = autoguidance
     }
 
     /// `LOW,HIGH` with 0 ≤ LOW ≤ HIGH ≤ 1.

@@ -7,6 +7,9 @@ import TesseraSampling
 /// safetensors weights), the latent scale the DiT was trained with, and the text encoder.
 public final class RenderModel: Sendable {
     public let dit: DiT
+    /// A weaker DiT trained like `dit` on the same latents, for autoguidance (`RenderSettings.autoguidance`);
+    /// nil when none was loaded.
+    public let guide: DiT?
     public let vae: VAE
     public let latentScale: Float
     public let textEncoder: TextEncoder
@@ -18,21 +21,40 @@ public final class RenderModel: Sendable {
     private let encodings = Atomic<Int>(0)
 
     /// `ditFolder` holds dit.json, dit.safetensors and model.json (the latent scale); `vaeFolder` holds
-    /// vae.json and vae.safetensors. A missing file is an error that names it.
-    public init(ditFolder: URL, vaeFolder: URL, textEncoder: URL) throws {
+    /// vae.json and vae.safetensors; `guideFolder`, when given, a guiding DiT's three files, whose latent
+    /// scale must be the DiT's (it reads the same latents). A missing file is an error that names it.
+    public init(ditFolder: URL, vaeFolder: URL, textEncoder: URL, guideFolder: URL? = nil) throws {
         func file(_ folder: URL, _ name: String) throws -> String {
             let path = folder.appendingPathComponent(name).path
             guard FileManager.default.fileExists(atPath: path) else { throw RenderError("model file \(path) is missing", retryable: false) }
             return path
         }
-        let files = try [(ditFolder, "dit.json"), (ditFolder, "dit.safetensors"), (ditFolder, "model.json"), (vaeFolder, "vae.json"), (vaeFolder, "vae.safetensors")]
+        var files = try [(ditFolder, "dit.json"), (ditFolder, "dit.safetensors"), (ditFolder, "model.json"), (vaeFolder, "vae.json"), (vaeFolder, "vae.safetensors")]
             .map { try file($0.0, $0.1) }
         dit = try DiT(configPath: files[0], weightsPath: files[1])
         vae = try VAE(configPath: files[3], weightsPath: files[4])
         struct Bundle: Decodable { var latentScale: Float }
-        latentScale = try JSONDecoder().decode(Bundle.self, from: Data(contentsOf: URL(fileURLWithPath: files[2]))).latentScale
+        func scale(_ path: String) throws -> Float {
+            try JSONDecoder().decode(Bundle.self, from: Data(contentsOf: URL(fileURLWithPath: path))).latentScale
+        }
+        latentScale = try scale(files[2])
         guard vae.config.latentChannels == dit.config.latentChannels else {
             throw RenderError("the VAE makes \(vae.config.latentChannels) latent channels but the DiT takes \(dit.config.latentChannels)", retryable: false)
+        }
+        if let guideFolder {
+            let guideFiles = try ["dit.json", "dit.safetensors", "model.json"].map { try file(guideFolder, $0) }
+            let guide = try DiT(configPath: guideFiles[0], weightsPath: guideFiles[1])
+            let guideScale = try scale(guideFiles[2])
+            guard guide.config.latentChannels == dit.config.latentChannels, guide.config.textWidth == dit.config.textWidth else {
+                throw RenderError("the guide in \(guideFolder.path) takes \(guide.config.latentChannels) latent channels and captions \(guide.config.textWidth) wide; the DiT \(dit.config.latentChannels) and \(dit.config.textWidth)", retryable: false)
+            }
+            guard guideScale == latentScale else {
+                throw RenderError("the guide in \(guideFolder.path) was trained on latents scaled by \(guideScale), the DiT on \(latentScale): a guide must read the DiT's latents", retryable: false)
+            }
+            self.guide = guide
+            files += guideFiles
+        } else {
+            guide = nil
         }
         var fingerprint = FNV1a64()
         for path in files {

@@ -31,6 +31,9 @@ public struct RenderSettings: Sendable, Equatable {
     public var startTime: Double = 1
     /// The noise levels at which the prototype pass applies its guidance (`SamplerSettings.guidanceInterval`).
     public var guidanceInterval: ClosedRange<Double> = 0...1
+    /// The prototype pass's autoguidance weight (`SamplerSettings.autoguidance`; 1: off). Needs a model loaded
+    /// with a guide.
+    public var autoguidance: Float = 1
 
     public init(
         prompt: String, seed: UInt64, orientation: JobSpec.Orientation = .landscape, frames: Int, fps: Int = 24, steps: Int = 30,
@@ -85,6 +88,10 @@ public struct RenderSettings: Sendable, Equatable {
             hash.add(Array("|guidance-interval".utf8))
             hash.add(guidanceInterval.lowerBound.bitPattern)
             hash.add(guidanceInterval.upperBound.bitPattern)
+        }
+        if autoguidance != 1 {
+            hash.add(Array("|autoguidance".utf8))
+            hash.add(autoguidance.bitPattern)
         }
         return hash.hex
     }
@@ -201,8 +208,16 @@ public struct VideoRender: Sendable {
 
         let plan = try Plan(settings: settings, model: model, captionLength: caption.length)
         var result = ["caption": expanded.caption, "model": model.hash, "seed": String(settings.seed), "frames": String(settings.frames)]
+        let guide = model.guide
+        if settings.autoguidance != 1 && guide == nil {
+            throw RenderError("autoguidance \(settings.autoguidance) needs a guiding network, and the model was loaded without one", retryable: false)
+        }
         let denoiser = DenoiserFunction { latent, time, branch in
-            try model.dit.velocity(latent, time: time, caption: branch == .conditional ? caption : model.emptyCaption)
+            switch branch {
+            case .conditional: try model.dit.velocity(latent, time: time, caption: caption)
+            case .unconditional: try model.dit.velocity(latent, time: time, caption: model.emptyCaption)
+            case .guide: try (guide ?? model.dit).velocity(latent, time: time, caption: caption)  // (checked above)
+            }
         }
 
         // Prototype pass, or the finished prototype saved by an earlier attempt or job.
@@ -212,7 +227,7 @@ public struct VideoRender: Sendable {
         let prototypeSampler = try Sampler(
             settings: SamplerSettings(
                 steps: settings.steps, solver: settings.solver, guidance: settings.guidance, shiftBase: settings.shiftBase, seed: settings.seed,
-                startTime: settings.startTime, guidanceInterval: settings.guidanceInterval),
+                startTime: settings.startTime, guidanceInterval: settings.guidanceInterval, autoguidance: settings.autoguidance),
             tokens: plan.prototypeTokens)
         var prototype: Tensor
         if let done = try artifacts.loadState(prototypeKey), done.isComplete, done.latent.shape == plan.prototypeShape {
