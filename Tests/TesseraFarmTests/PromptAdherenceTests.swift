@@ -26,6 +26,9 @@ import Testing
         let score = report["meanScore"] as? Double ?? -1
         #expect(score >= 0 && score < (report["world"] as? Double ?? 0), "random networks do worse than the world")
         #expect(report["full"] as? Int == 1)
+        // What made the videos.
+        #expect((report["model"] as? String)?.count == 16 && report["dit"] as? String == model.path && report["guide"] == nil)
+        #expect(report["steps"] as? Int == 2 && report["guidance"] as? Double == 5 && report["autoguidance"] as? Double == 1)
         let ratio = report["sharpnessRatio"] as? Double ?? 0
         #expect(ratio.isFinite && ratio > 0)
         let rows = report["rows"] as? [[String: Any]] ?? []

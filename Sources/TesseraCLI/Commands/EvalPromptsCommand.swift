@@ -75,6 +75,13 @@ extension TrainCommand {
             var prototypeMeanScoreOfFull: Double?
             var sharpnessRatio: Double?
             var seconds: Double
+            /// What made the videos: the model's fingerprint and folders, and the prototype pass's settings.
+            var model: String
+            var dit: String
+            var guide: String?
+            var steps: Int
+            var guidance: Float
+            var autoguidance: Float
             var rows: [Row]
         }
 
@@ -156,7 +163,8 @@ extension TrainCommand {
                 fullMeanScore: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.score }),
                 prototypeMeanScoreOfFull: fullIndices.isEmpty ? nil : mean(fullIndices.map { rows[$0].score }),
                 sharpnessRatio: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.sharpness / max(fullRows[$0]!.bicubic, 1e-9) }),
-                seconds: Date().timeIntervalSince(started), rows: rows)
+                seconds: Date().timeIntervalSince(started), model: loaded.hash, dit: model.dit, guide: model.guide, steps: steps,
+                guidance: guidance, autoguidance: sampling.autoguidance, rows: rows)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(report).write(to: folder.appendingPathComponent("report.json"))
