@@ -65,6 +65,7 @@ public struct SamplerSettings: Sendable, Hashable {
         guard guidanceInterval.lowerBound >= 0, guidanceInterval.upperBound <= 1 else {  // (NaN cannot form a range)
             throw SamplerError.invalidGuidanceInterval(guidanceInterval.lowerBound, guidanceInterval.upperBound)
         }
+        guard autoguidance.isFinite, autoguidance >= 0 else { throw SamplerError.invalidAutoguidance(autoguidance) }
         self.steps = steps
         self.solver = solver
         self.guidance = guidance
@@ -73,7 +74,6 @@ public struct SamplerSettings: Sendable, Hashable {
         self.seed = seed
         self.refineStrength = refineStrength
         self.startTime = startTime
-        guard autoguidance.isFinite, autoguidance >= 0 else { throw SamplerError.invalidAutoguidance(autoguidance) }
         self.guidanceInterval = guidanceInterval
         self.autoguidance = autoguidance
     }

@@ -66,4 +66,17 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: out.path), "nothing was written")
     }
+
+    /// Autoguidance without a guide is refused when the command line is parsed, by both commands that take it.
+    @Test func autoguidanceWithoutAGuideIsRefusedAtParse() throws {
+        for command in [["train", "eval-prompts", "--out", "/nonexistent/eval"], ["render", "a red ball", "--out", "/nonexistent/a.mp4"]] {
+            #expect {
+                _ = try TesseraCommand.parseAsRoot(command + ["--autoguidance", "2"])
+            } throws: { error in
+                TesseraCommand.message(for: error).contains("--autoguidance 2.0 needs --guide")
+            }
+            #expect(throws: Never.self) { _ = try TesseraCommand.parseAsRoot(command + ["--autoguidance", "2", "--guide", "/some/guide"]) }
+            #expect(throws: Never.self) { _ = try TesseraCommand.parseAsRoot(command) }
+        }
+    }
 }

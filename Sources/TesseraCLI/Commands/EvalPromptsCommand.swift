@@ -104,7 +104,7 @@ extension TrainCommand {
             guard steps >= 1 else { throw CLIError("--steps must be at least 1") }
             let folder = URL(fileURLWithPath: out)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let loaded = try model.load()
+            let loaded = try model.load(guide: sampling.guide)
             let store = LocalStore(root: folder.appendingPathComponent("objects"))
             try store.prepare()
             let started = Date()
@@ -163,7 +163,7 @@ extension TrainCommand {
                 fullMeanScore: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.score }),
                 prototypeMeanScoreOfFull: fullIndices.isEmpty ? nil : mean(fullIndices.map { rows[$0].score }),
                 sharpnessRatio: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.sharpness / max(fullRows[$0]!.bicubic, 1e-9) }),
-                seconds: Date().timeIntervalSince(started), model: loaded.hash, dit: model.dit, guide: model.guide, steps: steps,
+                seconds: Date().timeIntervalSince(started), model: loaded.hash, dit: model.dit, guide: sampling.guide, steps: steps,
                 guidance: guidance, autoguidance: sampling.autoguidance, rows: rows)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -52,13 +52,12 @@ struct ModelOptions: ParsableArguments {
     var vae = "models/default"
     @Option(help: "Text encoder folder (default: TESSERA_TEXT_ENCODER or models/all-MiniLM-L6-v2).")
     var textEncoder: String?
-    @Option(help: "Guiding DiT folder for --autoguidance: a weaker DiT trained on the same latents (dit.json, dit.safetensors, model.json).")
-    var guide: String?
     @Option(help: "Threads for kernels.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    /// Sets the thread count and loads the networks; a missing or broken model says how to get one.
-    func load() throws -> RenderModel {
+    /// Sets the thread count and loads the networks (with a guiding DiT from `guide`, for autoguidance); a
+    /// missing or broken model says how to get one.
+    func load(guide: String? = nil) throws -> RenderModel {
         guard threads >= 1 else { throw CLIError("--threads must be at least 1") }
         Compute.setThreads(threads)
         do {

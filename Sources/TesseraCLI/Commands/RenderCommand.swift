@@ -68,7 +68,7 @@ struct RenderCommand: ParsableCommand {
         } catch {
             throw CLIError("cannot create the folder of --out \(out): \(error.localizedDescription)")
         }
-        let loaded = try model.load()
+        let loaded = try model.load(guide: sampling.guide)
 
         // The worker's path with a private folder as its object store; the results are then moved into place.
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-render-\(UUID().uuidString)")
@@ -119,6 +119,13 @@ struct SamplingOptions: ParsableArguments {
     var guidanceInterval = "0,1"
     @Option(help: "Autoguidance weight of the prototype pass (1 = off): the velocity gains (A - 1)·(its own - the guide's), the guide a weaker DiT given with --guide.")
     var autoguidance: Float = 1
+    @Option(help: "Guiding DiT folder for --autoguidance: a weaker DiT trained on the same latents (dit.json, dit.safetensors, model.json).")
+    var guide: String?
+
+    /// Refuses autoguidance without a guide when the command line is parsed, before anything is loaded or written.
+    func validate() throws {
+        guard autoguidance == 1 || guide != nil else { throw ValidationError("--autoguidance \(autoguidance) needs --guide, a weaker DiT to guide with") }
+    }
 
     /// Checks the values and sets them on `settings`.
     func apply(to settings: inout RenderSettings) throws {
