@@ -214,9 +214,13 @@ public struct VideoRender: Sendable {
         }
         let denoiser = DenoiserFunction { latent, time, branch in
             switch branch {
-            case .conditional: try model.dit.velocity(latent, time: time, caption: caption)
-            case .unconditional: try model.dit.velocity(latent, time: time, caption: model.emptyCaption)
-            case .guide: try (guide ?? model.dit).velocity(latent, time: time, caption: caption)  // (checked above)
+            case .conditional: return try model.dit.velocity(latent, time: time, caption: caption)
+            case .unconditional: return try model.dit.velocity(latent, time: time, caption: model.emptyCaption)
+            case .guide:
+                guard let guide else {
+                    throw RenderError("the sampler asked for the guiding network, and the model was loaded without one", retryable: false)
+                }
+                return try guide.velocity(latent, time: time, caption: caption)
             }
         }
 
