@@ -159,6 +159,16 @@ import TesseraWorld
         } catch {
             #expect("\(error)".contains("--width must be a positive multiple of 64"), "\(error)")
         }
+        // A DiT narrower than a token's 256 latent values is warned about when it predicts the velocity (session
+        // 30's stall), not when it predicts the clean latent (session 32) nor when it is wide enough.
+        var narrow = DiTConfig.world
+        (narrow.hidden, narrow.heads) = (128, 2)
+        #expect(narrow.patchVolume == 256)
+        let warning = try #require(TrainCommand.TrainDiT.narrowWidthWarning(narrow), "width 128 predicting the velocity")
+        #expect(warning.contains("--width 128 is narrower than a token's 256 latent values") && warning.contains("--prediction clean"), "\(warning)")
+        narrow.prediction = .clean
+        #expect(TrainCommand.TrainDiT.narrowWidthWarning(narrow) == nil, "the clean prediction takes the noise from x_t")
+        #expect(TrainCommand.TrainDiT.narrowWidthWarning(DiTConfig.world) == nil, "width \(DiTConfig.world.hidden) carries it")
 
         // --short-side: world clips at a smaller size, the same scenes' layout; bad values and folders refused.
         let autoencoder = try VAE(configPath: vae.appendingPathComponent("vae.json").path, weightsPath: vae.appendingPathComponent("vae.safetensors").path)

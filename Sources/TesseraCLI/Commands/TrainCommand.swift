@@ -309,9 +309,7 @@ extension TrainCommand {
             config.velocitySkip = velocitySkip ? true : nil
             config.prediction = prediction == .velocity ? nil : prediction
             do { try config.validate() } catch { throw CLIError("the DiT options (--width, --depth, --[learned-]frame-positions, --velocity-skip, --prediction) describe no valid DiT: \(error)") }
-            if width < config.patchVolume {
-                trainingNote("warning: --width \(width) is narrower than a token's \(config.patchVolume) latent values (\(config.patch.map(String.init).joined(separator: "×")) patches of \(config.latentChannels) channels): the network cannot carry a token's noise through its width, and its loss stays far above a wider one's (docs/MODEL.md, session 30)")
-            }
+            if let warning = Self.narrowWidthWarning(config) { trainingNote(warning) }
             if let start, start.config != config {
                 throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
             }
@@ -397,6 +395,17 @@ extension TrainCommand {
                 String(format: "loss %.4f", smoothed)
             }
         }
+    }
+}
+
+extension TrainCommand.TrainDiT {
+    /// A DiT narrower than a token's latent values that predicts the velocity must carry the token's noise
+    /// through its width, and cannot: its loss stalls at about three times a wide one's (docs/MODEL.md, session
+    /// 30). Predicting the clean latent, the noise reaches the velocity through `x_t` (session 32).
+    static func narrowWidthWarning(_ config: DiTConfig) -> String? {
+        guard config.hidden < config.patchVolume, config.predicts == .velocity else { return nil }
+        let patch = config.patch.map(String.init).joined(separator: "×")
+        return "warning: --width \(config.hidden) is narrower than a token's \(config.patchVolume) latent values (\(patch) patches of \(config.latentChannels) channels): predicting the velocity, the network cannot carry a token's noise through its width, and its loss stays far above a wider one's; --prediction clean takes the noise from x_t instead (docs/MODEL.md, sessions 30 and 32)"
     }
 }
 
