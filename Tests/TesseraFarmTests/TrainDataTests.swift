@@ -165,7 +165,7 @@ import TesseraWorld
         (narrow.hidden, narrow.heads) = (128, 2)
         #expect(narrow.patchVolume == 256)
         let warning = try #require(TrainCommand.TrainDiT.narrowWidthWarning(narrow), "width 128 predicting the velocity")
-        #expect(warning.contains("--width 128 is narrower than a token's 256 latent values") && warning.contains("--prediction clean"), "\(warning)")
+        #expect(warning.contains("--width 128 is narrower than a token's 256 latent values") && warning.contains("keep --width at or above 256"), "\(warning)")
         narrow.prediction = .clean
         #expect(TrainCommand.TrainDiT.narrowWidthWarning(narrow) == nil, "the clean prediction takes the noise from x_t")
         #expect(TrainCommand.TrainDiT.narrowWidthWarning(DiTConfig.world) == nil, "width \(DiTConfig.world.hidden) carries it")

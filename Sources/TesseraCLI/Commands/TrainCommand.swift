@@ -401,11 +401,12 @@ extension TrainCommand {
 extension TrainCommand.TrainDiT {
     /// A DiT narrower than a token's latent values that predicts the velocity must carry the token's noise
     /// through its width, and cannot: its loss stalls at about three times a wide one's (docs/MODEL.md, session
-    /// 30). Predicting the clean latent, the noise reaches the velocity through `x_t` (session 32).
+    /// 30). Predicting the clean latent, the noise reaches the velocity through `x_t` (session 32), so the width
+    /// is not the trouble there — though that prediction draws flat backgrounds at any width (sessions 14, 15, 32).
     static func narrowWidthWarning(_ config: DiTConfig) -> String? {
         guard config.hidden < config.patchVolume, config.predicts == .velocity else { return nil }
         let patch = config.patch.map(String.init).joined(separator: "×")
-        return "warning: --width \(config.hidden) is narrower than a token's \(config.patchVolume) latent values (\(patch) patches of \(config.latentChannels) channels): predicting the velocity, the network cannot carry a token's noise through its width, and its loss stays far above a wider one's; --prediction clean takes the noise from x_t instead (docs/MODEL.md, sessions 30 and 32)"
+        return "warning: --width \(config.hidden) is narrower than a token's \(config.patchVolume) latent values (\(patch) patches of \(config.latentChannels) channels): predicting the velocity, the network cannot carry a token's noise through its width, and its loss stays far above a wider one's; keep --width at or above \(config.patchVolume) (--prediction clean takes the noise from x_t, but draws flat backgrounds: docs/MODEL.md, sessions 30 and 32)"
     }
 }
 
