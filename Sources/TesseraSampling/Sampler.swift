@@ -35,6 +35,9 @@ public struct Sampler: Sendable {
     public static let initialNoiseStream: UInt32 = 0
     /// Noise stream of the noise added to the upsampled latent of a refinement.
     public static let refinementNoiseStream: UInt32 = 1
+    /// Noise stream of the fresh noise of stochastic steps (`SamplerSettings.stochasticity`); step `i` reads
+    /// flat indices from `i·count`, so a resumed pass draws the same noise.
+    public static let stepNoiseStream: UInt32 = 2
 
     /// A sampler for `settings` on a grid of `tokens` tokens.
     public init(settings: SamplerSettings, tokens: Int) throws {
@@ -105,11 +108,13 @@ public struct Sampler: Sendable {
         for i in state.nextStep..<settings.steps {
             let t = schedule.times[i]
             guard let onStep else {
-                _ = try settings.solver.step(&x, from: t, to: schedule.times[i + 1], velocity: velocity)
+                let v = try settings.solver.step(&x, from: t, to: schedule.times[i + 1], velocity: velocity)
+                renoise(&x, velocity: v, step: i)
                 continue
             }
             let start = cleanEstimates ? x : nil  // shares x's storage until the step writes x
             let v = try settings.solver.step(&x, from: t, to: schedule.times[i + 1], velocity: velocity)
+            renoise(&x, velocity: v, step: i)
             let x0 = start.map { axpy($0, -t, v) }  // [F, H, W, C]: x − t·v
             if try onStep(i + 1, settings.steps, x, x0) == .stop {
                 return SamplerState(latent: x, nextStep: i + 1, totalSteps: settings.steps, settingsHash: settingsHash)
@@ -126,6 +131,30 @@ public struct Sampler: Sendable {
     /// A whole refinement pass: `run(refinementState(from:), …)`.
     public func refine<D: Denoiser>(_ upsampled: Tensor, denoiser: D, onStep: StepCallback? = nil) throws -> SamplerState {
         try run(refinementState(from: upsampled), denoiser: denoiser, onStep: onStep)
+    }
+
+    /// The stochastic part of step `i` (nothing when `stochasticity` is 0 or the step ends at `t = 0`): `x`
+    /// holds the Euler result `(1 − s)·x0 + s·ε`, so `ε = x + (1 − s)·v`, and a share `ρ` of it is swapped
+    /// for fresh noise: `x ← x + s·((√(1 − ρ²) − 1)·ε + ρ·z)`. The noise is made a chunk at a time.
+    func renoise(_ x: inout Tensor, velocity v: Tensor, step i: Int) {
+        let t = Double(schedule.times[i]), s = Double(schedule.times[i + 1])
+        guard settings.stochasticity > 0, s > 0, t > s else { return }
+        let r = (1 - t) * s / ((1 - s) * t)
+        let rho = settings.stochasticity * max(0, 1 - r * r).squareRoot()
+        let keep = Float((1 - rho * rho).squareRoot() - 1), fresh = Float(rho), sf = Float(s), toClean = Float(1 - s)
+        let generator = NoiseGenerator(seed: settings.seed, stream: Self.stepNoiseStream)
+        let count = x.count, chunk = 1 << 20
+        x.storage.withUnsafeMutableBufferPointer { out in
+            v.storage.withUnsafeBufferPointer { vel in
+                for start in stride(from: 0, to: count, by: chunk) {
+                    let z = generator.fill(min(chunk, count - start), startingAt: i * count + start)
+                    for j in 0..<z.count {
+                        let e = out[start + j] + toClean * vel[start + j]  // the noise estimate ε
+                        out[start + j] = out[start + j] + sf * (keep * e + fresh * z[j])
+                    }
+                }
+            }
+        }
     }
 
     private func requireValid(_ shape: [Int]) throws {

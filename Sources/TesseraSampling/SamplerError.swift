@@ -19,6 +19,10 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidGuidanceInterval(Double, Double)
     /// `autoguidance` must be finite and ≥ 0.
     case invalidAutoguidance(Float)
+    /// `stochasticity` must lie in [0, 1].
+    case invalidStochasticity(Double)
+    /// Only the Euler solver takes stochastic steps.
+    case stochasticNeedsEuler(String)
     /// The token count given to the sampler must be at least 1.
     case invalidTokens(Int)
     /// A latent shape with no dimensions or a dimension below 1.
@@ -57,6 +61,10 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
             "sampler guidanceInterval must lie within [0, 1], got \(low)...\(high)"
         case .invalidAutoguidance(let a):
             "sampler autoguidance must be finite and ≥ 0 (1 disables it), got \(a)"
+        case .invalidStochasticity(let eta):
+            "sampler stochasticity must lie in [0, 1] (0 is the deterministic ODE), got \(eta)"
+        case .stochasticNeedsEuler(let solver):
+            "sampler stochasticity needs the euler solver, not \(solver)"
         case .invalidTokens(let n):
             "sampler token count must be at least 1, got \(n)"
         case .invalidShape(let shape):

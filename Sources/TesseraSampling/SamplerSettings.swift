@@ -40,6 +40,13 @@ public struct SamplerSettings: Sendable, Hashable {
     /// and the weaker one makes more of. Default 1: off, no guide evaluated. Applies at every step, beside
     /// classifier-free guidance.
     public let autoguidance: Float
+    /// Stochasticity `η` in [0, 1] of an Euler pass (default 0: the deterministic ODE). Each step from `t` to
+    /// `s` writes the clean estimate `x0 = x − t·v` and the noise estimate `ε = x + (1 − t)·v` back as
+    /// `x = (1 − s)·x0 + s·(√(1 − ρ²)·ε + ρ·z)`, with fresh noise `z` (stream 2, offset by the step) and
+    /// `ρ = η·√(1 − r²)`, `r = (1 − t)·s / ((1 − s)·t)`: `η = 1` is the ancestral (DDPM-posterior) step of the
+    /// rectified-flow path, `η = 0` is exactly the Euler step. Noise put back at every step keeps the sample
+    /// from committing to what the first steps misread in the initial noise.
+    public let stochasticity: Double
 
     /// Checks every value; throws `SamplerError` naming the first bad field.
     public init(
@@ -52,7 +59,8 @@ public struct SamplerSettings: Sendable, Hashable {
         refineStrength: Double? = nil,
         startTime: Double = 1,
         guidanceInterval: ClosedRange<Double> = 0...1,
-        autoguidance: Float = 1
+        autoguidance: Float = 1,
+        stochasticity: Double = 0
     ) throws {
         guard steps >= 1, steps <= Int(UInt32.max) else { throw SamplerError.invalidSteps(steps) }
         guard guidance.isFinite, guidance >= 0 else { throw SamplerError.invalidGuidance(guidance) }
@@ -66,6 +74,8 @@ public struct SamplerSettings: Sendable, Hashable {
             throw SamplerError.invalidGuidanceInterval(guidanceInterval.lowerBound, guidanceInterval.upperBound)
         }
         guard autoguidance.isFinite, autoguidance >= 0 else { throw SamplerError.invalidAutoguidance(autoguidance) }
+        guard stochasticity >= 0 && stochasticity <= 1 else { throw SamplerError.invalidStochasticity(stochasticity) }  // (rejects NaN)
+        guard stochasticity == 0 || solver == .euler else { throw SamplerError.stochasticNeedsEuler(solver.rawValue) }
         self.steps = steps
         self.solver = solver
         self.guidance = guidance
@@ -76,6 +86,7 @@ public struct SamplerSettings: Sendable, Hashable {
         self.startTime = startTime
         self.guidanceInterval = guidanceInterval
         self.autoguidance = autoguidance
+        self.stochasticity = stochasticity
     }
 
     /// The guidance scale at noise level `t`: `guidance` inside `guidanceInterval`, 1 (none) outside.
@@ -111,6 +122,10 @@ public struct SamplerSettings: Sendable, Hashable {
         if autoguidance != 1 {  // (likewise)
             hash.add(Array("|autoguidance".utf8))
             hash.add(autoguidance.bitPattern)
+        }
+        if stochasticity != 0 {  // (likewise)
+            hash.add(Array("|stochasticity".utf8))
+            hash.add(stochasticity.bitPattern)
         }
         return hash.value
     }

@@ -206,6 +206,25 @@ import TesseraTensor
         #expect(settings.prototypeFingerprint(modelHash: "m") != RenderSettings(prompt: "a blue square sliding", seed: 4, frames: 1, steps: 3, guidance: 2, prototypeOnly: true).prototypeFingerprint(modelHash: "m"))
     }
 
+    /// The prototype pass's stochasticity reaches its sampler: it changes the prototype and its fingerprint, and
+    /// 0 leaves both as they were.
+    @Test func stochasticityReachesThePrototypePass() throws {
+        let (model, folder) = try Self.model()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try Self.store(folder, "objects")
+        let plain = RenderSettings(prompt: "a blue square sliding", seed: 4, frames: 1, steps: 3, guidance: 2, prototypeOnly: true)
+        func prototype(_ eta: Double, job: String) throws -> (Data, String) {
+            var s = plain
+            s.stochasticity = eta
+            let outcome = try VideoRender(model: model, artifacts: RenderArtifacts(store: store, job: job, scratch: folder)).run(s)
+            #expect(outcome.timings["prototype_sample"] != nil, "η = \(eta) is its own prototype")
+            return (try Data(contentsOf: folder.appendingPathComponent("objects/jobs/\(job)/prototype.mp4")), s.prototypeFingerprint(modelHash: "m"))
+        }
+        let (zero, zeroPrint) = try prototype(0, job: "1"), (one, onePrint) = try prototype(1, job: "2")
+        #expect(zero != one, "stochastic steps change the video")
+        #expect(zeroPrint == plain.prototypeFingerprint(modelHash: "m") && onePrint != zeroPrint)
+    }
+
     @Test func aMissingModelFileIsNamed() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-empty-\(UUID().uuidString)")
         #expect {

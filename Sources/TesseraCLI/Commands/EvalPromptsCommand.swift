@@ -82,6 +82,7 @@ extension TrainCommand {
             var steps: Int
             var guidance: Float
             var autoguidance: Float
+            var stochasticity: Double
             var rows: [Row]
         }
 
@@ -164,7 +165,8 @@ extension TrainCommand {
                 prototypeMeanScoreOfFull: fullIndices.isEmpty ? nil : mean(fullIndices.map { rows[$0].score }),
                 sharpnessRatio: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.sharpness / max(fullRows[$0]!.bicubic, 1e-9) }),
                 seconds: Date().timeIntervalSince(started), model: loaded.hash, dit: model.dit, guide: sampling.guide, steps: steps,
-                guidance: guidance, autoguidance: sampling.autoguidance, rows: rows)
+                guidance: guidance, autoguidance: sampling.autoguidance,
+                stochasticity: sampling.stochasticity, rows: rows)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(report).write(to: folder.appendingPathComponent("report.json"))

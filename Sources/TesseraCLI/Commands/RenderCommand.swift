@@ -119,6 +119,8 @@ struct SamplingOptions: ParsableArguments {
     var guidanceInterval = "0,1"
     @Option(help: "Autoguidance weight of the prototype pass (1 = off): the velocity gains (A - 1)·(its own - the guide's), the guide a weaker DiT given with --guide.")
     var autoguidance: Float = 1
+    @Option(help: "Stochasticity of the prototype pass in [0, 1] (0 = the deterministic ODE, 1 = ancestral steps): each Euler step swaps that share of its noise estimate for fresh noise; euler only.")
+    var stochasticity: Double = 0
     @Option(help: "Guiding DiT folder for --autoguidance: a weaker DiT trained on the same latents (dit.json, dit.safetensors, model.json).")
     var guide: String?
 
@@ -135,11 +137,14 @@ struct SamplingOptions: ParsableArguments {
         guard shiftBase.isFinite, shiftBase > 0 else { throw CLIError("--shift-base must be above 0, not \(shiftBase)") }
         guard startTime > 0 && startTime <= 1 else { throw CLIError("--start-time must lie in (0, 1], not \(startTime)") }
         guard autoguidance.isFinite, autoguidance >= 0 else { throw CLIError("--autoguidance must be 0 or more (1 = off), not \(autoguidance)") }
+        guard stochasticity >= 0 && stochasticity <= 1 else { throw CLIError("--stochasticity must lie in [0, 1] (0 = off), not \(stochasticity)") }
+        guard stochasticity == 0 || chosen == .euler else { throw CLIError("--stochasticity needs --solver euler, not \(solver)") }
         settings.solver = chosen
         settings.shiftBase = shiftBase
         settings.startTime = startTime
         settings.guidanceInterval = try Self.interval(guidanceInterval)
         settings.autoguidance = autoguidance
+        settings.stochasticity = stochasticity
     }
 
     /// `LOW,HIGH` with 0 ≤ LOW ≤ HIGH ≤ 1.

@@ -34,6 +34,8 @@ public struct RenderSettings: Sendable, Equatable {
     /// The prototype pass's autoguidance weight (`SamplerSettings.autoguidance`; 1: off). Needs a model loaded
     /// with a guide.
     public var autoguidance: Float = 1
+    /// The prototype pass's stochasticity (`SamplerSettings.stochasticity`; 0: the deterministic ODE).
+    public var stochasticity: Double = 0
 
     public init(
         prompt: String, seed: UInt64, orientation: JobSpec.Orientation = .landscape, frames: Int, fps: Int = 24, steps: Int = 30,
@@ -92,6 +94,10 @@ public struct RenderSettings: Sendable, Equatable {
         if autoguidance != 1 {
             hash.add(Array("|autoguidance".utf8))
             hash.add(autoguidance.bitPattern)
+        }
+        if stochasticity != 0 {
+            hash.add(Array("|stochasticity".utf8))
+            hash.add(stochasticity.bitPattern)
         }
         return hash.hex
     }
@@ -231,7 +237,8 @@ public struct VideoRender: Sendable {
         let prototypeSampler = try Sampler(
             settings: SamplerSettings(
                 steps: settings.steps, solver: settings.solver, guidance: settings.guidance, shiftBase: settings.shiftBase, seed: settings.seed,
-                startTime: settings.startTime, guidanceInterval: settings.guidanceInterval, autoguidance: settings.autoguidance),
+                startTime: settings.startTime, guidanceInterval: settings.guidanceInterval, autoguidance: settings.autoguidance,
+                stochasticity: settings.stochasticity),
             tokens: plan.prototypeTokens)
         var prototype: Tensor
         if let done = try artifacts.loadState(prototypeKey), done.isComplete, done.latent.shape == plan.prototypeShape {
