@@ -37,7 +37,7 @@ public struct Sampler: Sendable {
     public static let refinementNoiseStream: UInt32 = 1
     /// Noise stream of the fresh noise of stochastic steps (`SamplerSettings.stochasticity`); step `i` reads
     /// flat indices from `i·count`, so a resumed pass draws the same noise.
-    public static let stepNoiseStream: UInt32 = 2
+    public static let stepNoiseStream: UInt32 = 3
 
     /// A sampler for `settings` on a grid of `tokens` tokens.
     public init(settings: SamplerSettings, tokens: Int) throws {

@@ -42,7 +42,7 @@ public struct SamplerSettings: Sendable, Hashable {
     public let autoguidance: Float
     /// Stochasticity `η` in [0, 1] of an Euler pass (default 0: the deterministic ODE). Each step from `t` to
     /// `s` writes the clean estimate `x0 = x − t·v` and the noise estimate `ε = x + (1 − t)·v` back as
-    /// `x = (1 − s)·x0 + s·(√(1 − ρ²)·ε + ρ·z)`, with fresh noise `z` (stream 2, offset by the step) and
+    /// `x = (1 − s)·x0 + s·(√(1 − ρ²)·ε + ρ·z)`, with fresh noise `z` (stream 3, offset by the step) and
     /// `ρ = η·√(1 − r²)`, `r = (1 − t)·s / ((1 − s)·t)`: `η = 1` is the ancestral (DDPM-posterior) step of the
     /// rectified-flow path, `η = 0` is exactly the Euler step. Noise put back at every step keeps the sample
     /// from committing to what the first steps misread in the initial noise.

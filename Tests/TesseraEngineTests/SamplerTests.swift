@@ -239,7 +239,7 @@ import TesseraTensor
         #expect(zero.settingsHash == euler.settingsHash)
     }
 
-    /// A stochastic step is `x + s·((√(1 − ρ²) − 1)·ε + ρ·z)` after the Euler step, with `z` from stream 2 at
+    /// A stochastic step is `x + s·((√(1 − ρ²) − 1)·ε + ρ·z)` after the Euler step, with `z` from stream 3 at
     /// the step's offset; the last step (to `t = 0`) adds nothing, so the point mass still lands exactly.
     @Test func stochasticStepFollowsItsFormula() throws {
         let settings = try SamplerSettings(steps: 4, seed: 12, stochasticity: 0.8)
@@ -254,7 +254,7 @@ import TesseraTensor
             let v = try Wobbly().velocity(Tensor(shape: Self.shape, storage: x), time: t, branch: .conditional).storage
             let r = (1 - Double(t)) * Double(s) / ((1 - Double(s)) * Double(t))
             let rho = 0.8 * (1 - r * r).squareRoot()
-            let z = NoiseGenerator(seed: 12, stream: 2).fill(count, startingAt: i * count)
+            let z = NoiseGenerator(seed: 12, stream: 3).fill(count, startingAt: i * count)
             for j in 0..<count {
                 let euler = x[j] + (s - t) * v[j]
                 let e = euler + (1 - s) * v[j]
