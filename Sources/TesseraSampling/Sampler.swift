@@ -133,12 +133,13 @@ public struct Sampler: Sendable {
         try run(refinementState(from: upsampled), denoiser: denoiser, onStep: onStep)
     }
 
-    /// The stochastic part of step `i` (nothing when `stochasticity` is 0 or the step ends at `t = 0`): `x`
+    /// The stochastic part of step `i` (nothing when `stochasticity` is 0, the step starts outside
+    /// `stochasticInterval` or it ends at `t = 0`): `x`
     /// holds the Euler result `(1 − s)·x0 + s·ε`, so `ε = x + (1 − s)·v`, and a share `ρ` of it is swapped
     /// for fresh noise: `x ← x + s·((√(1 − ρ²) − 1)·ε + ρ·z)`. The noise is made a chunk at a time.
     func renoise(_ x: inout Tensor, velocity v: Tensor, step i: Int) {
         let t = Double(schedule.times[i]), s = Double(schedule.times[i + 1])
-        guard settings.stochasticity > 0, s > 0, t > s else { return }
+        guard settings.stochasticity > 0, s > 0, t > s, settings.stochasticInterval.contains(t) else { return }
         let r = (1 - t) * s / ((1 - s) * t)
         let rho = settings.stochasticity * max(0, 1 - r * r).squareRoot()
         let keep = Float((1 - rho * rho).squareRoot() - 1), fresh = Float(rho), sf = Float(s), toClean = Float(1 - s)

@@ -21,6 +21,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidAutoguidance(Float)
     /// `stochasticity` must lie in [0, 1].
     case invalidStochasticity(Double)
+    /// `stochasticInterval` must lie within [0, 1].
+    case invalidStochasticInterval(Double, Double)
     /// Only the Euler solver takes stochastic steps.
     case stochasticNeedsEuler(String)
     /// The token count given to the sampler must be at least 1.
@@ -63,6 +65,8 @@ public enum SamplerError: Error, Equatable, Sendable, CustomStringConvertible {
             "sampler autoguidance must be finite and ≥ 0 (1 disables it), got \(a)"
         case .invalidStochasticity(let eta):
             "sampler stochasticity must lie in [0, 1] (0 is the deterministic ODE), got \(eta)"
+        case .invalidStochasticInterval(let low, let high):
+            "sampler stochasticInterval must lie within [0, 1], got \(low)...\(high)"
         case .stochasticNeedsEuler(let solver):
             "sampler stochasticity needs the euler solver, not \(solver)"
         case .invalidTokens(let n):

@@ -47,6 +47,9 @@ public struct SamplerSettings: Sendable, Hashable {
     /// rectified-flow path, `η = 0` is exactly the Euler step. Noise put back at every step keeps the sample
     /// from committing to what the first steps misread in the initial noise.
     public let stochasticity: Double
+    /// The noise levels at which steps are stochastic: a step whose starting level `t_i` lies in it (default
+    /// all of them); elsewhere the step is the Euler step.
+    public let stochasticInterval: ClosedRange<Double>
 
     /// Checks every value; throws `SamplerError` naming the first bad field.
     public init(
@@ -60,7 +63,8 @@ public struct SamplerSettings: Sendable, Hashable {
         startTime: Double = 1,
         guidanceInterval: ClosedRange<Double> = 0...1,
         autoguidance: Float = 1,
-        stochasticity: Double = 0
+        stochasticity: Double = 0,
+        stochasticInterval: ClosedRange<Double> = 0...1
     ) throws {
         guard steps >= 1, steps <= Int(UInt32.max) else { throw SamplerError.invalidSteps(steps) }
         guard guidance.isFinite, guidance >= 0 else { throw SamplerError.invalidGuidance(guidance) }
@@ -75,6 +79,9 @@ public struct SamplerSettings: Sendable, Hashable {
         }
         guard autoguidance.isFinite, autoguidance >= 0 else { throw SamplerError.invalidAutoguidance(autoguidance) }
         guard stochasticity >= 0 && stochasticity <= 1 else { throw SamplerError.invalidStochasticity(stochasticity) }  // (rejects NaN)
+        guard stochasticInterval.lowerBound >= 0, stochasticInterval.upperBound <= 1 else {
+            throw SamplerError.invalidStochasticInterval(stochasticInterval.lowerBound, stochasticInterval.upperBound)
+        }
         guard stochasticity == 0 || solver == .euler else { throw SamplerError.stochasticNeedsEuler(solver.rawValue) }
         self.steps = steps
         self.solver = solver
@@ -87,6 +94,7 @@ public struct SamplerSettings: Sendable, Hashable {
         self.guidanceInterval = guidanceInterval
         self.autoguidance = autoguidance
         self.stochasticity = stochasticity
+        self.stochasticInterval = stochasticInterval
     }
 
     /// The guidance scale at noise level `t`: `guidance` inside `guidanceInterval`, 1 (none) outside.
@@ -126,6 +134,10 @@ public struct SamplerSettings: Sendable, Hashable {
         if stochasticity != 0 {  // (likewise)
             hash.add(Array("|stochasticity".utf8))
             hash.add(stochasticity.bitPattern)
+            if stochasticInterval != 0...1 {
+                hash.add(stochasticInterval.lowerBound.bitPattern)
+                hash.add(stochasticInterval.upperBound.bitPattern)
+            }
         }
         return hash.value
     }

@@ -277,6 +277,17 @@ import TesseraTensor
         #expect(throws: SamplerError.settingsMismatch(expected: sampler.settingsHash, found: try Sampler(settings: SamplerSettings(steps: 4, seed: 12), tokens: 144).settingsHash)) {
             try sampler.run(try Sampler(settings: SamplerSettings(steps: 4, seed: 12), tokens: 144).noiseState(shape: Self.shape), denoiser: Wobbly())
         }
+        // Within an interval: steps starting outside it are Euler steps, so with [0, 0.6] the first two
+        // (t = 1, 0.75) equal the Euler pass's and the third (t = 0.5) does not.
+        let limited = try Sampler(settings: SamplerSettings(steps: 4, seed: 12, stochasticity: 0.8, stochasticInterval: 0...0.6), tokens: 144)
+        let euler = try Sampler(settings: SamplerSettings(steps: 4, seed: 12), tokens: 144)
+        var limitedSteps: [Tensor] = [], eulerSteps: [Tensor] = []
+        _ = try limited.run(try limited.noiseState(shape: Self.shape), denoiser: Wobbly()) { _, _, x, _ in limitedSteps.append(x); return .continue }
+        _ = try euler.run(try euler.noiseState(shape: Self.shape), denoiser: Wobbly()) { _, _, x, _ in eulerSteps.append(x); return .continue }
+        #expect(limitedSteps[1].storage.map(\.bitPattern) == eulerSteps[1].storage.map(\.bitPattern))
+        #expect(Self.gap(limitedSteps[2], eulerSteps[2]) > 1e-3)
+        #expect(limited.settingsHash != sampler.settingsHash && limited.settingsHash != euler.settingsHash)
+        #expect(throws: SamplerError.invalidStochasticInterval(0.2, 1.5)) { try SamplerSettings(seed: 1, stochasticity: 1, stochasticInterval: 0.2...1.5) }
         #expect(throws: SamplerError.invalidStochasticity(1.5)) { try SamplerSettings(seed: 1, stochasticity: 1.5) }
         #expect(throws: SamplerError.self) { try SamplerSettings(seed: 1, stochasticity: .nan) }
         #expect(throws: SamplerError.stochasticNeedsEuler("heun")) { try SamplerSettings(solver: .heun, seed: 1, stochasticity: 0.5) }
@@ -374,6 +385,8 @@ import TesseraTensor
                                 autoguidance: 2),
             try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5,
                                 stochasticity: 0.5),
+            try SamplerSettings(steps: 20, solver: .euler, guidance: 2, shiftBase: 1, shiftReferenceTokens: 144, seed: 3, refineStrength: 0.5,
+                                stochasticity: 0.5, stochasticInterval: 0...0.5),
         ]
         let hashes = Set([base.fingerprint(tokens: 144), base.fingerprint(tokens: 145)] + variants.map { $0.fingerprint(tokens: 144) })
         #expect(hashes.count == variants.count + 2)

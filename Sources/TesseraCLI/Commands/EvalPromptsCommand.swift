@@ -83,6 +83,7 @@ extension TrainCommand {
             var guidance: Float
             var autoguidance: Float
             var stochasticity: Double
+            var stochasticInterval: String
             var rows: [Row]
         }
 
@@ -166,7 +167,7 @@ extension TrainCommand {
                 sharpnessRatio: fullIndices.isEmpty ? nil : mean(fullIndices.map { fullRows[$0]!.sharpness / max(fullRows[$0]!.bicubic, 1e-9) }),
                 seconds: Date().timeIntervalSince(started), model: loaded.hash, dit: model.dit, guide: sampling.guide, steps: steps,
                 guidance: guidance, autoguidance: sampling.autoguidance,
-                stochasticity: sampling.stochasticity, rows: rows)
+                stochasticity: sampling.stochasticity, stochasticInterval: sampling.stochasticInterval, rows: rows)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(report).write(to: folder.appendingPathComponent("report.json"))

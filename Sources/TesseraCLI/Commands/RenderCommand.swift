@@ -121,6 +121,8 @@ struct SamplingOptions: ParsableArguments {
     var autoguidance: Float = 1
     @Option(help: "Stochasticity of the prototype pass in [0, 1] (0 = the deterministic ODE, 1 = ancestral steps): each Euler step swaps that share of its noise estimate for fresh noise; euler only.")
     var stochasticity: Double = 0
+    @Option(help: "Noise levels LOW,HIGH within [0, 1] at which the prototype's steps are stochastic (0,1 = every step); elsewhere Euler steps.")
+    var stochasticInterval = "0,1"
     @Option(help: "Guiding DiT folder for --autoguidance: a weaker DiT trained on the same latents (dit.json, dit.safetensors, model.json).")
     var guide: String?
 
@@ -139,19 +141,22 @@ struct SamplingOptions: ParsableArguments {
         guard autoguidance.isFinite, autoguidance >= 0 else { throw CLIError("--autoguidance must be 0 or more (1 = off), not \(autoguidance)") }
         guard stochasticity >= 0 && stochasticity <= 1 else { throw CLIError("--stochasticity must lie in [0, 1] (0 = off), not \(stochasticity)") }
         guard stochasticity == 0 || chosen == .euler else { throw CLIError("--stochasticity needs --solver euler, not \(solver)") }
+        let guidanceRange = try Self.interval(guidanceInterval, option: "--guidance-interval")
+        let stochasticRange = try Self.interval(stochasticInterval, option: "--stochastic-interval")
         settings.solver = chosen
         settings.shiftBase = shiftBase
         settings.startTime = startTime
-        settings.guidanceInterval = try Self.interval(guidanceInterval)
+        settings.guidanceInterval = guidanceRange
+        settings.stochasticInterval = stochasticRange
         settings.autoguidance = autoguidance
         settings.stochasticity = stochasticity
     }
 
     /// `LOW,HIGH` with 0 ≤ LOW ≤ HIGH ≤ 1.
-    static func interval(_ text: String) throws -> ClosedRange<Double> {
+    static func interval(_ text: String, option: String) throws -> ClosedRange<Double> {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 2, let low = parts[0], let high = parts[1], low >= 0, low <= high, high <= 1 else {
-            throw CLIError("--guidance-interval must be LOW,HIGH with 0 ≤ LOW ≤ HIGH ≤ 1, not \(text)")
+            throw CLIError("\(option) must be LOW,HIGH with 0 ≤ LOW ≤ HIGH ≤ 1, not \(text)")
         }
         return low...high
     }

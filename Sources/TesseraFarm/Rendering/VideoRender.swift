@@ -36,6 +36,8 @@ public struct RenderSettings: Sendable, Equatable {
     public var autoguidance: Float = 1
     /// The prototype pass's stochasticity (`SamplerSettings.stochasticity`; 0: the deterministic ODE).
     public var stochasticity: Double = 0
+    /// The noise levels at which its steps are stochastic (`SamplerSettings.stochasticInterval`).
+    public var stochasticInterval: ClosedRange<Double> = 0...1
 
     public init(
         prompt: String, seed: UInt64, orientation: JobSpec.Orientation = .landscape, frames: Int, fps: Int = 24, steps: Int = 30,
@@ -98,6 +100,10 @@ public struct RenderSettings: Sendable, Equatable {
         if stochasticity != 0 {
             hash.add(Array("|stochasticity".utf8))
             hash.add(stochasticity.bitPattern)
+            if stochasticInterval != 0...1 {
+                hash.add(stochasticInterval.lowerBound.bitPattern)
+                hash.add(stochasticInterval.upperBound.bitPattern)
+            }
         }
         return hash.hex
     }
@@ -238,7 +244,7 @@ public struct VideoRender: Sendable {
             settings: SamplerSettings(
                 steps: settings.steps, solver: settings.solver, guidance: settings.guidance, shiftBase: settings.shiftBase, seed: settings.seed,
                 startTime: settings.startTime, guidanceInterval: settings.guidanceInterval, autoguidance: settings.autoguidance,
-                stochasticity: settings.stochasticity),
+                stochasticity: settings.stochasticity, stochasticInterval: settings.stochasticInterval),
             tokens: plan.prototypeTokens)
         var prototype: Tensor
         if let done = try artifacts.loadState(prototypeKey), done.isComplete, done.latent.shape == plan.prototypeShape {
