@@ -134,9 +134,9 @@ public struct Sampler: Sendable {
     }
 
     /// The stochastic part of step `i` (nothing when `stochasticity` is 0, the step starts outside
-    /// `stochasticInterval` or it ends at `t = 0`): `x`
-    /// holds the Euler result `(1 − s)·x0 + s·ε`, so `ε = x + (1 − s)·v`, and a share `ρ` of it is swapped
-    /// for fresh noise: `x ← x + s·((√(1 − ρ²) − 1)·ε + ρ·z)`. The noise is made a chunk at a time.
+    /// `stochasticInterval` or it ends at `t = 0`): `x` holds the Euler result `(1 − s)·x0 + s·ε`, so
+    /// `ε = x + (1 − s)·v`, and a share `ρ` of it is swapped for fresh noise: `x ← x + s·((√(1 − ρ²) − 1)·ε + ρ·z)`.
+    /// The noise is made a chunk at a time.
     func renoise(_ x: inout Tensor, velocity v: Tensor, step i: Int) {
         let t = Double(schedule.times[i]), s = Double(schedule.times[i + 1])
         guard settings.stochasticity > 0, s > 0, t > s, settings.stochasticInterval.contains(t) else { return }
