@@ -79,4 +79,25 @@ import Testing
             #expect(throws: Never.self) { _ = try TesseraCommand.parseAsRoot(command) }
         }
     }
+
+    /// Stochastic steps: a value outside [0, 1], another solver or a malformed interval is refused when the
+    /// command line is parsed, naming the option; good values parse.
+    @Test func badStochasticityIsRefusedAtParse() throws {
+        for command in [["train", "eval-prompts", "--out", "/nonexistent/eval"], ["render", "a red ball", "--out", "/nonexistent/a.mp4"]] {
+            for (extra, message) in [
+                (["--stochasticity", "1.5"], "--stochasticity must lie in [0, 1]"),
+                (["--stochasticity=-0.1"], "--stochasticity must lie in [0, 1]"),
+                (["--stochasticity", "1", "--solver", "heun"], "--stochasticity needs --solver euler, not heun"),
+                (["--stochasticity", "1", "--stochastic-interval", "0.7,0.2"], "--stochastic-interval must be LOW,HIGH"),
+                (["--guidance-interval", "0.5"], "--guidance-interval must be LOW,HIGH"),
+            ] {
+                #expect {
+                    _ = try TesseraCommand.parseAsRoot(command + extra)
+                } throws: { error in
+                    TesseraCommand.message(for: error).contains(message)
+                }
+            }
+            #expect(throws: Never.self) { _ = try TesseraCommand.parseAsRoot(command + ["--stochasticity", "1", "--stochastic-interval", "0.5,1"]) }
+        }
+    }
 }

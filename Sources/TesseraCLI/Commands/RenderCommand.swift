@@ -126,9 +126,15 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Guiding DiT folder for --autoguidance: a weaker DiT trained on the same latents (dit.json, dit.safetensors, model.json).")
     var guide: String?
 
-    /// Refuses autoguidance without a guide when the command line is parsed, before anything is loaded or written.
+    /// Refuses autoguidance without a guide, a stochasticity outside [0, 1] or with another solver, and a malformed
+    /// interval when the command line is parsed, before anything is loaded or written.
     func validate() throws {
         guard autoguidance == 1 || guide != nil else { throw ValidationError("--autoguidance \(autoguidance) needs --guide, a weaker DiT to guide with") }
+        guard stochasticity >= 0 && stochasticity <= 1 else { throw ValidationError("--stochasticity must lie in [0, 1] (0 = off), not \(stochasticity)") }
+        guard stochasticity == 0 || solver == Solver.euler.rawValue else { throw ValidationError("--stochasticity needs --solver euler, not \(solver)") }
+        for (text, option) in [(guidanceInterval, "--guidance-interval"), (stochasticInterval, "--stochastic-interval")] {
+            do { _ = try Self.interval(text, option: option) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     /// Checks the values and sets them on `settings`.
