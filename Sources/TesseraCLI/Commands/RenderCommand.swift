@@ -145,8 +145,7 @@ struct SamplingOptions: ParsableArguments {
         guard shiftBase.isFinite, shiftBase > 0 else { throw CLIError("--shift-base must be above 0, not \(shiftBase)") }
         guard startTime > 0 && startTime <= 1 else { throw CLIError("--start-time must lie in (0, 1], not \(startTime)") }
         guard autoguidance.isFinite, autoguidance >= 0 else { throw CLIError("--autoguidance must be 0 or more (1 = off), not \(autoguidance)") }
-        guard stochasticity >= 0 && stochasticity <= 1 else { throw CLIError("--stochasticity must lie in [0, 1] (0 = off), not \(stochasticity)") }
-        guard stochasticity == 0 || chosen == .euler else { throw CLIError("--stochasticity needs --solver euler, not \(solver)") }
+        try validate()  // (the checks made at parse time, for options built another way)
         let guidanceRange = try Self.interval(guidanceInterval, option: "--guidance-interval")
         let stochasticRange = try Self.interval(stochasticInterval, option: "--stochastic-interval")
         settings.solver = chosen
