@@ -208,8 +208,17 @@ import TesseraWorld
         #expect(plain.count == 2 && weighted.count == 2 && (plain + weighted).allSatisfy { $0.isFinite && $0 > 0 }, "\(plain) \(weighted)")
         #expect(plain[0] != weighted[0], "the object weight changes the loss of the same first step: \(plain) \(weighted)")
 
+        // --token-pixels 16: 2×2 latent patches of the 8× VAE, four times the tokens of the same clips.
+        let fine = try worldLosses("dit-world-fine", ["--token-pixels", "16"])
+        #expect(fine.count == 2 && fine.allSatisfy { $0.isFinite && $0 > 0 }, "\(fine)")
+        let fineConfig = try DiTConfig.load(folder.appendingPathComponent("dit-world-fine/dit.json").path)
+        let plainConfig = try DiTConfig.load(folder.appendingPathComponent("dit-world/dit.json").path)
+        #expect(fineConfig.patch == [1, 16 / factor, 16 / factor] && plainConfig.patch == [1, 32 / factor, 32 / factor],
+                "\(fineConfig.patch) \(plainConfig.patch)")
+
         let refused = folder.appendingPathComponent("dit-refused")
         for (extra, message) in [(["--short-side", "100"], "--short-side must be a positive multiple of 32"),
+                                 (["--token-pixels", "24"], "--token-pixels must be 8, 16 or 32"),
                                  (["--short-side", "160", "--data", folder.path], "--short-side applies to world clips"),
                                  (["--object-weight", "0"], "--object-weight must be a positive number"),
                                  (["--object-counts", "1,2"], "--object-counts must be three non-negative weights"),

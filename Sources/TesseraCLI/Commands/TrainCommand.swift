@@ -237,6 +237,8 @@ extension TrainCommand {
         var maskRatio: Float = 0.3
         @Option(help: "The world clips' shorter side in pixels, a multiple of 32: 288 renders the prototype sizes (512x288, 288x512, 288x288); 160 renders 288x160, 160x288 and 160x160, a third of the tokens, for a cheaper first stage.")
         var shortSide = WorldLatents.prototypeShortSide
+        @Option(help: "Video pixels a token's side covers: 32 (the world preset: 4×4 latent patches of an 8× VAE, 2,040 tokens per 1920x1088 latent frame) or 16 or 8 (finer patches: 4× or 16× the tokens, so an object spans more of them; docs/MODEL.md, session 35).")
+        var tokenPixels = 32
         @Option(help: "The DiT's width (a multiple of 64: one head per 64 channels); the world preset's is 256.")
         var width = DiTConfig.world.hidden
         @Option(help: "The DiT's number of blocks; the world preset's is 6.")
@@ -268,6 +270,7 @@ extension TrainCommand {
             guard (0...1).contains(maskShare) else { throw CLIError("--mask-share must be in 0…1, not \(maskShare)") }
             guard maskRatio > 0, maskRatio < 1 else { throw CLIError("--mask-ratio must lie strictly between 0 and 1, not \(maskRatio)") }
             guard shortSide >= 32, shortSide % 32 == 0 else { throw CLIError("--short-side must be a positive multiple of 32 (one token per 32×32 pixels), not \(shortSide)") }
+            guard [8, 16, 32].contains(tokenPixels) else { throw CLIError("--token-pixels must be 8, 16 or 32 (a token's side in video pixels), not \(tokenPixels)") }
             guard objectWeight > 0, objectWeight.isFinite else { throw CLIError("--object-weight must be a positive number, not \(objectWeight)") }
             let counts = try objectCounts.map(WorldLatents.parseObjectCounts) ?? SceneSampler.objectCountWeights
             guard data == nil || (objectWeight == 1 && objectCounts == nil) else {
@@ -289,18 +292,18 @@ extension TrainCommand {
                 return (config, weights, bundle.latentScale)
             }
             let folder = try data.map { try VideoFolder(path: $0, captions: true) }
-            try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
             let vaeFolder = URL(fileURLWithPath: vae)
             let autoencoder = try VAE(configPath: vaeFolder.appendingPathComponent("vae.json").path,
                                       weightsPath: vaeFolder.appendingPathComponent("vae.safetensors").path)
-            let encoder = try TextEncoder(modelFolder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder)
-            // Patches of 32 / (the VAE's spatial factor) latent pixels: one token per 32×32 video pixels, so
-            // 1920x1088 stays at 2,040 tokens per latent frame whichever VAE preset was trained.
+            // Patches of --token-pixels / (the VAE's spatial factor) latent pixels: by default one token per 32×32
+            // video pixels, so 1920x1088 stays at 2,040 tokens per latent frame whichever VAE preset was trained.
             var config = DiTConfig.world
-            let side = 32 / autoencoder.config.spatialFactor
-            guard side >= 1, side * autoencoder.config.spatialFactor == 32 else {
-                throw CLIError("the VAE in \(vae) compresses \(autoencoder.config.spatialFactor)× spatially; the DiT needs a factor dividing 32")
+            let side = tokenPixels / autoencoder.config.spatialFactor
+            guard side >= 1, side * autoencoder.config.spatialFactor == tokenPixels else {
+                throw CLIError("the VAE in \(vae) compresses \(autoencoder.config.spatialFactor)× spatially; --token-pixels \(tokenPixels) needs a factor dividing it")
             }
+            try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
+            let encoder = try TextEncoder(modelFolder: textEncoder.map { URL(fileURLWithPath: $0) } ?? CLIContext.configuration().textEncoder)
             config.patch = [1, side, side]
             config.latentChannels = autoencoder.config.latentChannels
             (config.hidden, config.heads, config.depth) = (width, width / 64, depth)
@@ -315,7 +318,7 @@ extension TrainCommand {
             }
             let configPath = options.folder.appendingPathComponent("dit.json").path
             if resuming, let saved = try? DiTConfig.load(configPath), saved != config {
-                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--width, --depth, --[no-][learned-]frame-positions, --[no-]velocity-skip, --prediction) or use a new --out")
+                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--token-pixels, --width, --depth, --[no-][learned-]frame-positions, --[no-]velocity-skip, --prediction) or use a new --out")
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
