@@ -314,7 +314,7 @@ extension TrainCommand {
             do { try config.validate() } catch { throw CLIError("the DiT options (--width, --depth, --[learned-]frame-positions, --velocity-skip, --prediction) describe no valid DiT: \(error)") }
             if let warning = Self.narrowWidthWarning(config) { trainingNote(warning) }
             if let start, start.config != config {
-                throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
+                throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --token-pixels, --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
             }
             let configPath = options.folder.appendingPathComponent("dit.json").path
             if resuming, let saved = try? DiTConfig.load(configPath), saved != config {
