@@ -9,11 +9,23 @@ public struct Caption: Sendable {
     public var length: Int
     /// `[E]` pooled, normalized sentence embedding.
     public var pooled: Tensor
+    /// The caption's objects placed on the frame, for a DiT with `DiTConfig.grounding` (empty: none; a DiT
+    /// without grounding ignores them).
+    public var grounding: [GroundedObject]
 
-    public init(tokens: Tensor, length: Int, pooled: Tensor) {
+    public init(tokens: Tensor, length: Int, pooled: Tensor, grounding: [GroundedObject] = []) {
         self.tokens = tokens
         self.length = length
         self.pooled = pooled
+        self.grounding = grounding
+    }
+
+    /// The caption as a window of latent frames starting at `first` sees it: grounded objects' frames
+    /// counted from the window's start.
+    public func window(startingAt first: Int) -> Caption {
+        var copy = self
+        for i in copy.grounding.indices { copy.grounding[i].frame -= first }
+        return copy
     }
 }
 
@@ -80,6 +92,9 @@ public final class DiT: @unchecked Sendable {
         guard caption.tokens.rank == 2, caption.tokens.shape[1] == config.textWidth, caption.pooled.count == config.textWidth,
             (0...caption.tokens.shape[0]).contains(caption.length)
         else { throw ModelError.badInput("caption tokens \(caption.tokens.shape) / pooled \(caption.pooled.shape) for text width \(config.textWidth)") }
+        if let features = config.grounding, let odd = caption.grounding.first(where: { $0.features.count != features }) {
+            throw ModelError.badInput("a grounded object has \(odd.features.count) features; this DiT takes \(features)")
+        }
         let grid = config.grid(latent: x.shape)
         let layout = layout ?? Self.automaticLayout(grid: grid)
         let d = config.hidden, heads = config.heads
@@ -88,6 +103,10 @@ public final class DiT: @unchecked Sendable {
         if config.usesFramePositions { h = Elementwise.addScaled(h, Spacetime.framePositions(grid: grid, width: d)) }
         if config.usesLearnedFramePositions {
             Linear.forward(Spacetime.framePositions(grid: grid, width: d), weight: w(DiTConfig.framePositionWeight), bias: nil, into: &h, accumulate: true)
+        }
+        if let features = config.grounding, !caption.grounding.isEmpty {
+            let map = Spacetime.groundingMap(grid: grid, objects: caption.grounding, features: features)
+            Linear.forward(map, weight: w(DiTConfig.groundingWeight), bias: nil, into: &h, accumulate: true)
         }
         let c = conditioning(time: time, pooled: caption.pooled)  // [D]
         let siluC = Elementwise.silu(c).reshaped([1, d])

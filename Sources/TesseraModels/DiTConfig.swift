@@ -38,11 +38,16 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     /// What the network's output is: the velocity (absent, as every model before session 14) or the clean latent,
     /// turned into the velocity `(x_t − x̂0)/max(t, cleanTimeFloor)` (docs/ENGINE.md, "Clean prediction").
     public var prediction: DiTPrediction?
+    /// How many attribute features a grounded object carries (`GroundedObject`, `Caption.grounding`): the
+    /// matrix `grounding.weight [hidden, grounding]` adds each object's features to the tokens its box covers
+    /// (docs/ENGINE.md, "Grounded objects"; session 36). Absent: captions alone, as every model before.
+    public var grounding: Int?
 
     public init(
         latentChannels: Int, patch: [Int], hidden: Int, depth: Int, heads: Int, mlpRatio: Int = 4, textWidth: Int = 384,
         ropeDims: [Int], ropeReferenceTokens: Double = 16, frequencyEmbedding: Int = 256, framePositions: Bool? = nil,
-        learnedFramePositions: Bool? = nil, velocitySkip: Bool? = nil, prediction: DiTPrediction? = nil
+        learnedFramePositions: Bool? = nil, velocitySkip: Bool? = nil, prediction: DiTPrediction? = nil,
+        grounding: Int? = nil
     ) throws {
         self.latentChannels = latentChannels
         self.patch = patch
@@ -58,6 +63,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
         self.learnedFramePositions = learnedFramePositions
         self.velocitySkip = velocitySkip
         self.prediction = prediction
+        self.grounding = grounding
         try validate()
     }
 
@@ -75,6 +81,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
             problems.append("frame positions need hidden \(hidden) to be a multiple of 4, at least 8")
         }
         if usesFramePositions && usesLearnedFramePositions { problems.append("framePositions and learnedFramePositions exclude each other") }
+        if let grounding, grounding < 1 { problems.append("grounding must be a positive feature count, got \(grounding)") }
         if usesVelocitySkip && predicts == .clean { problems.append("the velocity skip and the clean prediction exclude each other") }
         if !problems.isEmpty { throw ModelError.badConfig(problems.joined(separator: "; ")) }
     }
@@ -82,6 +89,8 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     public var headWidth: Int { hidden / heads }
     /// The learned frame positions' matrix, `[hidden, hidden]`: features in, residual stream out.
     public static let framePositionWeight = "pos_embedder.weight"
+    /// The grounded objects' matrix, `[hidden, grounding]`: attribute features in, residual stream out.
+    public static let groundingWeight = "grounding.weight"
     public var usesFramePositions: Bool { framePositions ?? false }
     public var usesLearnedFramePositions: Bool { learnedFramePositions ?? false }
     public var usesVelocitySkip: Bool { velocitySkip ?? false }
@@ -137,6 +146,7 @@ public struct DiTConfig: Codable, Sendable, Equatable {
             "final_layer.linear.weight": [patchVolume, d], "final_layer.linear.bias": [patchVolume],
         ]
         if usesLearnedFramePositions { shapes[Self.framePositionWeight] = [d, d] }
+        if let grounding { shapes[Self.groundingWeight] = [d, grounding] }
         for i in 0..<depth {
             let b = "blocks.\(i)."
             shapes[b + "adaLN_modulation.1.weight"] = [6 * d, d]

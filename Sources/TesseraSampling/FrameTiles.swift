@@ -65,7 +65,7 @@ public struct FrameTiledDenoiser<Base: Denoiser>: Denoiser {
             let window = Tensor(
                 shape: [tiles.tileFrames] + latent.shape.dropFirst(),
                 storage: Array(latent.storage[(start * perFrame)..<((start + tiles.tileFrames) * perFrame)]))
-            let v = try base.velocity(window, time: time, branch: branch)
+            let v = try base.velocity(window, time: time, branch: branch, firstFrame: start)
             guard v.shape == window.shape else { throw SamplerError.velocityShape(expected: window.shape, got: v.shape, time: time) }
             sum.storage.withUnsafeMutableBufferPointer { out in
                 v.storage.withUnsafeBufferPointer { part in

@@ -44,6 +44,22 @@ struct FrameTilesTests {
         #expect(base.calls == 2)
     }
 
+    /// A network whose conditioning belongs to given frames (grounded objects) is told where each window
+    /// starts in the whole latent; a plain closure is not asked.
+    @Test func eachWindowIsToldWhereItStarts() throws {
+        let tiles = FrameTiles(tileFrames: 6, overlap: 2)
+        final class Starts: @unchecked Sendable { var seen: [Int] = [] }
+        let starts = Starts()
+        let windowed = DenoiserFunction(windowed: { latent, _, _, first in
+            starts.seen.append(first)
+            return latent
+        })
+        _ = try FrameTiledDenoiser(windowed, tiles: tiles).velocity(Self.latent(frames: 23), time: 0.5, branch: .conditional)
+        #expect(starts.seen == tiles.starts(frames: 23) && starts.seen.count > 1 && starts.seen.first == 0)
+        _ = try windowed.velocity(Self.latent(frames: 3), time: 0.5, branch: .conditional)
+        #expect(starts.seen.last == 0, "a whole latent starts at frame 0")
+    }
+
     @Test func aFrameLocalDenoiserIsUnchangedAndTheBaseSeesOneTileAtATime() throws {
         let base = Recorder(local: true)
         let x = Self.latent(frames: 23)

@@ -216,6 +216,19 @@ import TesseraWorld
         #expect(fineConfig.patch == [1, 16 / factor, 16 / factor] && plainConfig.patch == [1, 32 / factor, 32 / factor],
                 "\(fineConfig.patch) \(plainConfig.patch)")
 
+        // --grounding: the clips' objects added where they start through a matrix that starts at zero, so the
+        // first step's loss is the plain run's; and a plain model may start a grounded one (--init).
+        let grounded = try worldLosses("dit-world-grounded", ["--grounding"])
+        let groundedConfig = try DiTConfig.load(folder.appendingPathComponent("dit-world-grounded/dit.json").path)
+        #expect(groundedConfig.grounding == ObjectGrounding.featureCount && plainConfig.grounding == nil)
+        #expect(grounded.count == 2 && grounded[0] == plain[0], "\(grounded) \(plain)")
+        let fromPlain = try worldLosses("dit-world-grounded-init", ["--grounding", "--init", folder.appendingPathComponent("dit-world").path])
+        #expect(fromPlain.count == 2 && fromPlain.allSatisfy { $0.isFinite && $0 > 0 }, "\(fromPlain)")
+        for run in ["dit-world-grounded", "dit-world-grounded-init"] {
+            let learned = try SafetensorsFile.weights(at: folder.appendingPathComponent("\(run)/dit.safetensors").path, expected: groundedConfig.expectedWeights)
+            #expect(learned[DiTConfig.groundingWeight]!.storage.contains { $0 != 0 }, "\(run): the grounding matrix learned from zero")
+        }
+
         let refused = folder.appendingPathComponent("dit-refused")
         for (extra, message) in [(["--short-side", "100"], "--short-side must be a positive multiple of 32"),
                                  (["--token-pixels", "24"], "--token-pixels must be 8, 16 or 32"),
@@ -223,7 +236,8 @@ import TesseraWorld
                                  (["--object-weight", "0"], "--object-weight must be a positive number"),
                                  (["--object-counts", "1,2"], "--object-counts must be three non-negative weights"),
                                  (["--object-counts", "0,0,0"], "--object-counts must be three non-negative weights"),
-                                 (["--object-weight", "4", "--data", folder.path], "--object-weight and --object-counts apply to world clips")] {
+                                 (["--object-weight", "4", "--data", folder.path], "--object-weight and --object-counts apply to world clips"),
+                                 (["--grounding", "--data", folder.path], "--grounding applies to world clips")] {
             do {
                 var command = try TesseraCommand.parseAsRoot(["train", "dit", "--vae", vae.path, "--out", refused.path] + extra)
                 try command.run()

@@ -5,6 +5,7 @@ import TesseraModels
 import TesseraSampling
 import TesseraStorage
 import TesseraTensor
+import TesseraWorld
 
 @testable import TesseraFarm
 
@@ -27,14 +28,16 @@ import TesseraTensor
     }
 
     /// A random tiny DiT's dit.json, dit.safetensors and model.json in `folder` (created).
-    static func writeDiT(to folder: URL, seed: UInt64, latentScale: Float = 0.5) throws {
+    /// With `grounding`, the DiT takes grounded objects of that many features (its matrix zero if `zeroGrounding`).
+    static func writeDiT(to folder: URL, seed: UInt64, latentScale: Float = 0.5, grounding: Int? = nil, zeroGrounding: Bool = false) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let dit = try DiTConfig(latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 1, heads: 2, ropeDims: [4, 6, 6])
+        let dit = try DiTConfig(latentChannels: 4, patch: [1, 2, 2], hidden: 32, depth: 1, heads: 2, ropeDims: [4, 6, 6], grounding: grounding)
         var weights: [String: Tensor] = [:]
         var offset = 0
         for (name, shape) in dit.expectedWeights.sorted(by: { $0.key < $1.key }) {
             let count = shape.reduce(1, *)
             weights[name] = Tensor(shape: shape, storage: NoiseGenerator(seed: seed, stream: 1).fill(count, startingAt: offset).map { $0 * 0.1 })
+            if zeroGrounding && name == DiTConfig.groundingWeight { weights[name] = Tensor(zeros: shape) }
             offset += count
         }
         try SafetensorsFile.write(weights, to: folder.appendingPathComponent("dit.safetensors").path)
@@ -223,6 +226,32 @@ import TesseraTensor
         let (zero, zeroPrint) = try prototype(0, job: "1"), (one, onePrint) = try prototype(1, job: "2")
         #expect(zero != one, "stochastic steps change the video")
         #expect(zeroPrint == plain.prototypeFingerprint(modelHash: "m") && onePrint != zeroPrint)
+    }
+
+    /// A grounded DiT takes the prompt's objects where the expanded scene starts them: the same network with its
+    /// grounding matrix at zero renders other bytes; a DiT whose objects have another feature count is refused.
+    @Test func aGroundedModelRendersThePromptsObjects() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-grounded-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (live, zero, odd) = (folder.appendingPathComponent("live"), folder.appendingPathComponent("zero"), folder.appendingPathComponent("odd"))
+        try Self.writeDiT(to: live, seed: 9, grounding: ObjectGrounding.featureCount)
+        try Self.writeDiT(to: zero, seed: 9, grounding: ObjectGrounding.featureCount, zeroGrounding: true)
+        try Self.writeDiT(to: odd, seed: 9, grounding: 5)
+        for target in [live, zero, odd] {
+            try SafetensorsFile.write(VAE.randomWeights(.tiny), to: target.appendingPathComponent("vae.safetensors").path)
+            try JSONEncoder().encode(VAEConfig.tiny).write(to: target.appendingPathComponent("vae.json"))
+        }
+        #expect {
+            try RenderModel(ditFolder: odd, vaeFolder: odd, textEncoder: Self.textEncoder)
+        } throws: { "\($0)".contains("grounded objects of 5 features") }
+        let settings = RenderSettings(prompt: "a large red ball in the top left", seed: 4, frames: 5, steps: 3, guidance: 2, prototypeOnly: true)
+        func prototype(_ model: URL) throws -> Data {
+            let loaded = try RenderModel(ditFolder: model, vaeFolder: model, textEncoder: Self.textEncoder)
+            let store = try Self.store(model, "objects")
+            _ = try VideoRender(model: loaded, artifacts: RenderArtifacts(store: store, job: "1", scratch: model)).run(settings)
+            return try Data(contentsOf: model.appendingPathComponent("objects/jobs/1/prototype.mp4"))
+        }
+        #expect(try prototype(live) != prototype(zero), "the objects reach the network")
     }
 
     @Test func aMissingModelFileIsNamed() throws {

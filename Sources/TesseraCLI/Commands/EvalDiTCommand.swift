@@ -110,7 +110,12 @@ extension TrainCommand {
                 guard let objects = example.objectCells else { throw CLIError("eval-dit: a world clip without object cells") }
                 objectShare += Double(objects.storage.reduce(0, +)) / Double(objects.count) / Double(clips)
                 let x0 = Elementwise.map(raw) { $0 / loaded.latentScale }
-                let encoded = try loaded.encode(caption)
+                // A grounded DiT also takes the clip's objects where they start, as each caption describes them.
+                func ground(_ encoded: Caption, _ facts: CaptionFacts? = nil) -> Caption {
+                    guard loaded.dit.config.grounding != nil, let scene = example.scene else { return encoded }
+                    return encoded.grounded(in: scene, facts: facts)
+                }
+                let encoded = ground(try loaded.encode(caption))
                 if let previousPooled { otherDistance += (1 - cosine(previousPooled, encoded.pooled)) / Double(clips - 1) }
                 previousPooled = encoded.pooled
                 // The true facts and each lie, written in the clip's own phrasing (the true caption re-written the
@@ -120,10 +125,10 @@ extension TrainCommand {
                     let truth = CaptionParser.parse(caption).facts
                     let phrasing = Phrasing.allCases.first { Captioner.caption(truth, phrasing: $0) == caption } ?? .prose
                     let written = Captioner.caption(truth, phrasing: phrasing)
-                    if written != caption { rewritten = try loaded.encode(written) }
+                    if written != caption { rewritten = ground(try loaded.encode(written), truth) }
                     for (index, kind) in Self.liedKinds.enumerated() {
                         guard let altered = truth.altered(kind) else { continue }
-                        let lie = try loaded.encode(Captioner.caption(altered, phrasing: phrasing))
+                        let lie = ground(try loaded.encode(Captioner.caption(altered, phrasing: phrasing)), altered)
                         lieCaptions.append((index, lie))
                         lieTotals[index].clips += 1
                         lieTotals[index].pooledDistance += 1 - cosine((rewritten ?? encoded).pooled, lie.pooled)
@@ -157,8 +162,8 @@ extension TrainCommand {
                     unconditional[level] += meanSquare(u, target) / Double(clips)
                     if lies {
                         let empty = loaded.emptyCaption
-                        let halves = [Caption(tokens: empty.tokens, length: empty.length, pooled: encoded.pooled),
-                                      Caption(tokens: encoded.tokens, length: encoded.length, pooled: empty.pooled)]
+                        let halves = [Caption(tokens: empty.tokens, length: empty.length, pooled: encoded.pooled, grounding: encoded.grounding),
+                                      Caption(tokens: encoded.tokens, length: encoded.length, pooled: empty.pooled, grounding: encoded.grounding)]
                         for (index, half) in halves.enumerated() {
                             paths[index].both[level] += meanSquare(v, target) / Double(clips)
                             paths[index].one[level] += meanSquare(try loaded.dit.velocity(xt, time: t, caption: half), target) / Double(clips)

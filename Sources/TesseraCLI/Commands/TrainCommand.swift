@@ -255,6 +255,8 @@ extension TrainCommand {
         var objectWeight: Float = 1
         @Option(help: "Weights of world scenes with one, two and three objects, e.g. 60,25,15 (default: the world's own mix, 40,35,25).")
         var objectCounts: String?
+        @Flag(inversion: .prefixedNo, help: "Give the DiT each world clip's objects where they start: their attributes (colour, shape, size, motion, from the caption's facts) added to the first frame's tokens their box covers, through a learned matrix that starts at zero. Renders ground the prompt's objects where the expanded scene starts them (docs/MODEL.md, session 36). World clips only.")
+        var grounding = false
         @Option(name: .customLong("init"), help: "Start from this model folder's DiT (dit.json, dit.safetensors, model.json) with a fresh optimizer, instead of random weights (a new run only).")
         var initFolder: String?
 
@@ -276,11 +278,14 @@ extension TrainCommand {
             guard data == nil || (objectWeight == 1 && objectCounts == nil) else {
                 throw CLIError("--object-weight and --object-counts apply to world clips; a --data folder's videos have no known objects")
             }
+            guard data == nil || !grounding else {
+                throw CLIError("--grounding applies to world clips; a --data folder's videos have no known objects")
+            }
             guard data == nil || shortSide == WorldLatents.prototypeShortSide else {
                 throw CLIError("--short-side applies to world clips; a --data folder's videos are scaled to the prototype sizes")
             }
             let resuming = FileManager.default.fileExists(atPath: options.checkpointPath)
-            let start: (config: DiTConfig, weights: [String: Tensor], scale: Float)? = try initFolder.flatMap { path in
+            var start: (config: DiTConfig, weights: [String: Tensor], scale: Float)? = try initFolder.flatMap { path in
                 guard !resuming else { return nil }
                 let folder = URL(fileURLWithPath: path)
                 let config = try DiTConfig.load(folder.appendingPathComponent("dit.json").path)
@@ -311,14 +316,22 @@ extension TrainCommand {
             config.learnedFramePositions = learnedFramePositions ? true : nil
             config.velocitySkip = velocitySkip ? true : nil
             config.prediction = prediction == .velocity ? nil : prediction
+            config.grounding = grounding ? ObjectGrounding.featureCount : nil
             do { try config.validate() } catch { throw CLIError("the DiT options (--width, --depth, --[learned-]frame-positions, --velocity-skip, --prediction) describe no valid DiT: \(error)") }
             if let warning = Self.narrowWidthWarning(config) { trainingNote(warning) }
+            // A model without grounding may start one with it: the grounding matrix starts at zero, so the
+            // network begins as the model it came from.
+            if var adding = start, adding.config.grounding == nil, let features = config.grounding {
+                adding.config.grounding = features
+                adding.weights[DiTConfig.groundingWeight] = Tensor(zeros: [config.hidden, features])
+                start = adding
+            }
             if let start, start.config != config {
-                throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --token-pixels, --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks)")
+                throw CLIError("--init \(initFolder!): its DiT config differs from the one this VAE and --token-pixels, --width and --depth need (\(config.patch) patches of \(config.latentChannels) channels, width \(width), \(depth) blocks\(grounding ? ", grounding" : ""))")
             }
             let configPath = options.folder.appendingPathComponent("dit.json").path
             if resuming, let saved = try? DiTConfig.load(configPath), saved != config {
-                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--token-pixels, --width, --depth, --[no-][learned-]frame-positions, --[no-]velocity-skip, --prediction) or use a new --out")
+                throw CLIError("\(options.folder.path) holds a checkpoint of another DiT shape (\(configPath)); resume it with the options that started it (--token-pixels, --width, --depth, --[no-][learned-]frame-positions, --[no-]velocity-skip, --prediction, --[no-]grounding) or use a new --out")
             }
             let json = JSONEncoder()
             json.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -361,10 +374,12 @@ extension TrainCommand {
             trainer.maskRatio = maskRatio
             var window = ReuseWindow<FlowSample>(batch: options.batch, reuse: reuse)
             let example = { (clip: DataClip) throws -> FlowSample in
-                let (latent, caption, cells) = try WorldLatents.example(
+                let (latent, caption, cells, scene) = try WorldLatents.example(
                     seed: options.seed, step: clip.step, index: clip.index, vae: autoencoder, folder: folder, frameChoices: frameChoices,
                     shortSide: shortSide, objectCounts: counts)
-                return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: try encoder.encode(caption).caption,
+                var encoded = try encoder.encode(caption).caption
+                if grounding, let scene { encoded = encoded.grounded(in: scene) }
+                return FlowSample(latent: Elementwise.map(latent) { $0 / scale }, caption: encoded,
                                   weights: objectWeight == 1 ? nil : cells.map { FlowSample.weights(mask: $0, weight: objectWeight) })
             }
             let framesOf = { (clip: DataClip) in WorldLatents.frames(seed: options.seed, step: clip.step, index: clip.index, frameChoices: frameChoices) }
@@ -373,7 +388,7 @@ extension TrainCommand {
                 "reuse": String(reuse), "frames": frames, "drop-caption": String(dropCaption), "factorized-share": String(factorizedShare),
                 "time-shift": String(timeShift), "high-noise-share": String(highNoiseShare), "mask-share": String(maskShare),
                 "mask-ratio": String(maskRatio), "short-side": String(shortSide), "object-weight": String(objectWeight),
-                "object-counts": objectCounts ?? "world",
+                "object-counts": objectCounts ?? "world", "grounding": String(grounding),
             ]
             try options.loop(&trainer, expected: config.expectedWeights, regime: regime, export: "dit", title: "DIT TRAINING LOSS") { trainer, step in
                 // A run's first step (and a resumed run's) encodes its whole batch here. Clips of one length encode
@@ -530,7 +545,7 @@ enum DiTWeights {
         var weights: [String: Tensor] = [:]
         var offset = 0
         for (name, shape) in config.expectedWeights.sorted(by: { $0.key < $1.key }) {
-            if name == DiTConfig.framePositionWeight {
+            if name == DiTConfig.framePositionWeight || name == DiTConfig.groundingWeight {
                 // Zero, and drawn from nothing: every other weight starts as it would without it, so a run with
                 // learned frame positions pairs step by step with one without.
                 weights[name] = Tensor(zeros: shape)
@@ -615,12 +630,12 @@ enum WorldLatents {
     /// are on the latent grid (`SceneRenderer.objectCells`; nil for a folder's clip).
     static func example(seed: UInt64, step: Int, index: Int, vae: VAE, folder: VideoFolder? = nil, frameChoices: [Int] = frameChoices,
                         shortSide: Int = prototypeShortSide, objectCounts: [(Int, Double)] = SceneSampler.objectCountWeights)
-    throws -> (latent: Tensor, caption: String, objectCells: Tensor?) {
+    throws -> (latent: Tensor, caption: String, objectCells: Tensor?, scene: SceneSpec?) {
         let k = key(seed: seed, step: step, index: index)
         let frames = frames(seed: seed, step: step, index: index, frameChoices: frameChoices)
         if let folder {
             let (video, caption) = try folder.clip(key: k, frames: frames)
-            return (try vae.encoder.encode(video), caption, nil)
+            return (try vae.encoder.encode(video), caption, nil, nil)
         }
         let example = TrainingSample(seed: k, shortSide: shortSide, frames: frames, objectCounts: objectCounts)
         let renderer = example.renderer()
@@ -629,7 +644,7 @@ enum WorldLatents {
         for f in 0..<frames { video += renderer.frame(f).storage }
         let latent = try vae.encoder.encode(Tensor(shape: [frames, example.height, example.width, 3], storage: video))
         let cells = renderer.objectCells(factor: vae.config.spatialFactor, temporal: vae.config.temporalFactor)
-        return (latent, example.caption, cells)
+        return (latent, example.caption, cells, example.scene)
     }
 
     /// "60,25,15" → weights of scenes with one, two and three objects.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TesseraModels
 import TesseraSampling
+import TesseraWorld
 
 /// The networks a render needs, loaded once per process: the DiT and VAE (each a JSON config beside
 /// safetensors weights), the latent scale the DiT was trained with, and the text encoder.
@@ -38,6 +39,7 @@ public final class RenderModel: Sendable {
             try JSONDecoder().decode(Bundle.self, from: Data(contentsOf: URL(fileURLWithPath: path))).latentScale
         }
         latentScale = try scale(files[2])
+        try Self.checkGrounding(dit, ditFolder)
         guard vae.config.latentChannels == dit.config.latentChannels else {
             throw RenderError("the VAE makes \(vae.config.latentChannels) latent channels but the DiT takes \(dit.config.latentChannels)", retryable: false)
         }
@@ -45,6 +47,7 @@ public final class RenderModel: Sendable {
             let guideFiles = try ["dit.json", "dit.safetensors", "model.json"].map { try file(guideFolder, $0) }
             let guide = try DiT(configPath: guideFiles[0], weightsPath: guideFiles[1])
             let guideScale = try scale(guideFiles[2])
+            try Self.checkGrounding(guide, guideFolder)
             guard guide.config.latentChannels == dit.config.latentChannels, guide.config.textWidth == dit.config.textWidth else {
                 throw RenderError("the guide in \(guideFolder.path) takes \(guide.config.latentChannels) latent channels and captions \(guide.config.textWidth) wide; the DiT \(dit.config.latentChannels) and \(dit.config.textWidth)", retryable: false)
             }
@@ -63,6 +66,13 @@ public final class RenderModel: Sendable {
         hash = fingerprint.hex
         self.textEncoder = try TextEncoder(modelFolder: textEncoder)
         emptyCaption = try self.textEncoder.encode("").caption
+    }
+
+    /// A DiT that takes grounded objects must take the world's features (`ObjectGrounding.featureCount`).
+    static func checkGrounding(_ dit: DiT, _ folder: URL) throws {
+        if let features = dit.config.grounding, features != ObjectGrounding.featureCount {
+            throw RenderError("the DiT in \(folder.path) takes grounded objects of \(features) features; this build's world describes an object by \(ObjectGrounding.featureCount)", retryable: false)
+        }
     }
 
     /// Encodes a caption (counted: a job encodes its prompt once).

@@ -215,7 +215,9 @@ public struct VideoRender: Sendable {
         let expanded = PromptExpander().expand(
             ExpansionRequest(prompt: settings.prompt, seed: settings.seed, extent: Extent(pixelWidth: proto.width, height: proto.height),
                              frames: settings.frames, fps: Double(settings.fps)))
-        let caption = try model.encode(expanded.caption)
+        var caption = try model.encode(expanded.caption)
+        // A grounded DiT also takes the caption's objects where the expanded scene starts them.
+        if model.dit.config.grounding != nil { caption = caption.grounded(in: expanded.scene, facts: expanded.facts) }
         lap("text")
 
         let plan = try Plan(settings: settings, model: model, captionLength: caption.length)
@@ -224,7 +226,9 @@ public struct VideoRender: Sendable {
         if settings.autoguidance != 1 && guide == nil {
             throw RenderError("autoguidance \(settings.autoguidance) needs a guiding network, and the model was loaded without one", retryable: false)
         }
-        let denoiser = DenoiserFunction { latent, time, branch in
+        let denoiser = DenoiserFunction(windowed: { latent, time, branch, firstFrame in
+            // A window of the full pass sees grounded objects in its own frames.
+            let caption = firstFrame == 0 ? caption : caption.window(startingAt: firstFrame)
             switch branch {
             case .conditional: return try model.dit.velocity(latent, time: time, caption: caption)
             case .unconditional: return try model.dit.velocity(latent, time: time, caption: model.emptyCaption)
@@ -234,7 +238,7 @@ public struct VideoRender: Sendable {
                 }
                 return try guide.velocity(latent, time: time, caption: caption)
             }
-        }
+        })
 
         // Prototype pass, or the finished prototype saved by an earlier attempt or job.
         let fingerprint = settings.prototypeFingerprint(modelHash: model.hash)

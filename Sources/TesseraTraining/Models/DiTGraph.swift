@@ -35,6 +35,10 @@ public struct DiTGraph {
         if config.usesLearnedFramePositions {
             h = t.add(h, t.linear(t.constant(Spacetime.framePositions(grid: grid, width: d)), weight: w(DiTConfig.framePositionWeight)))
         }
+        if let features = config.grounding, !caption.grounding.isEmpty {
+            let map = Spacetime.groundingMap(grid: grid, objects: caption.grounding, features: features)
+            h = t.add(h, t.linear(t.constant(map), weight: w(DiTConfig.groundingWeight)))
+        }
         let frequencies = t.constant(Elementwise.timestepEmbedding(time, width: config.frequencyEmbedding).reshaped([1, config.frequencyEmbedding]))
         let pooled = t.constant(caption.pooled.reshaped([1, config.textWidth]))
         let c = t.add(
